@@ -1,0 +1,131 @@
+"""The live app on localhost, driven by gradio_client: streaming, isolation between clients, Stop, limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from gradio_client import Client
+
+from engine.fake import FakeEngine
+from ui import UIConfig, build_ui
+from ui.render import CURRENCY_HTML
+
+LONG = " ".join(f"w{i}" for i in range(300))
+
+
+@pytest.fixture()
+def live():
+    """A fresh app on a free localhost port around a FakeEngine; yields (engine, client, url)."""
+    engine = FakeEngine(token_delay=0.01)
+    demo = build_ui(engine, UIConfig(system_prompt="You are a test tutor.", max_message_chars=200))
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    client = Client(url, verbose=False)
+    try:
+        yield engine, client, url
+    finally:
+        client.close()
+        demo.close()
+
+
+def _assistant_text(history) -> str:
+    from ui.chat import message_text
+
+    return message_text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else ""
+
+
+def test_reply_streams_in_growing_chunks(live):
+    engine, client, _ = live
+    reply = " ".join(f"step{i}" for i in range(60))
+    engine.enqueue(reply)
+    job = client.submit("Solve x+1=2", [], 0.7, 0.9, 1024, api_name="/chat")
+    seen = [_assistant_text(out[0]) for out in job]
+    texts = [t for t in seen if t and t != "…"]
+    assert len(set(texts)) >= 3, f"expected several streamed updates, got {len(set(texts))}"
+    for a, b in zip(texts, texts[1:]):
+        assert b.startswith(a)  # each update extends the previous one
+    assert texts[-1] == reply
+    history, box = job.outputs()[-1]
+    assert box == ""
+    assert history[0]["role"] == "user"
+    # The model received the system prompt from the UI config and the user's message.
+    messages, params = engine.calls[-1]
+    assert messages[0] == {"role": "system", "content": "You are a test tutor."}
+    assert messages[-1] == {"role": "user", "content": "Solve x+1=2"}
+    assert params.max_new_tokens == 1024
+
+
+def test_two_concurrent_clients_each_get_their_own_reply(live):
+    engine, _, url = live
+    engine.token_delay = 0.02
+    results: dict[str, str] = {}
+
+    def ask(name: str) -> None:
+        client = Client(url, verbose=False)
+        out = client.predict(f"I am {name}", [], 0.7, 0.9, 1024, api_name="/chat")
+        results[name] = _assistant_text(out[0])
+        client.close()
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == {"alice": "You said: I am alice", "bob": "You said: I am bob"}
+    # They overlapped in the engine: not serialised behind each other.
+    assert len(engine.calls) == 2 and engine.peak_active == 2
+
+
+def test_stop_ends_generation_in_the_engine(live):
+    engine, client, _ = live
+    engine.token_delay = 0.02
+    engine.enqueue(LONG)
+    job = client.submit("long please", [], 0.7, 0.9, 1024, api_name="/chat")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        outs = job.outputs()
+        if outs and len(_assistant_text(outs[-1][0])) > 20:
+            break
+        time.sleep(0.05)
+    job.cancel()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not engine.finished:
+        time.sleep(0.05)
+    assert list(engine.finished.values()) == ["abort"]
+    assert engine.active_requests() == 0
+    shown = _assistant_text(job.outputs()[-1][0])
+    assert 0 < len(shown.split()) < 300
+
+
+def test_huge_message_is_refused_and_kept(live):
+    engine, client, _ = live
+    text = "x" * 500
+    history, box = client.predict(text, [], 0.7, 0.9, 1024, api_name="/chat")
+    assert history == [] and box == text  # nothing lost, nothing sent
+    assert engine.calls == []
+
+
+def test_engine_error_is_shown_and_next_message_works(live):
+    engine, client, _ = live
+    engine.enqueue(RuntimeError("The GPU ran out of memory."), "Fine again.")
+    history, _ = client.predict("first", [], 0.7, 0.9, 1024, api_name="/chat")
+    assert "ran out of memory" in _assistant_text(history)
+    assert history[0]["role"] == "user"
+    history, _ = client.predict("second", history, 0.7, 0.9, 1024, api_name="/chat")
+    assert _assistant_text(history) == "Fine again."
+    # The failed turn's text never reaches the model as an assistant message that says "error"... but the user's is.
+    assert any(m["content"] == "first" for m in engine.calls[-1][0])
+
+
+def test_money_in_a_reply_is_protected(live):
+    engine, client, _ = live
+    engine.enqueue("Three pencils cost $1.20 and a pen $1.20, so \\(x = 2.40\\).")
+    history, _ = client.predict("prices", [], 0.7, 0.9, 1024, api_name="/chat")
+    text = _assistant_text(history)
+    assert text.count(CURRENCY_HTML) == 2 and "\\(x = 2.40\\)" in text
+    # Sent back as history, the model sees plain dollars again.
+    engine.enqueue("ok")
+    client.predict("again", history, 0.7, 0.9, 1024, api_name="/chat")
+    assert any("$1.20 and a pen $1.20" in m["content"] for m in engine.calls[-1][0])

@@ -1,0 +1,168 @@
+"""The chat page: a Gradio Blocks app built from an engine and a :class:`UIConfig` it is given.
+
+Handlers are thin: they validate the message, turn the chat history into engine messages (the system prompt comes
+from ``prompts/``), and stream the engine's reply through :func:`ui.streaming.coalesce`. Stop cancels the running
+event; cancellation closes the engine stream, which aborts the generation inside the engine. Nothing here imports
+an engine library or creates an engine: ``app.py`` does. Not covered: answer checking panels, teacher settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+import prompts
+from engine.base import Engine, GenParams, new_request_id
+from engine.errors import AppError
+from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
+from ui.render import LATEX_DELIMITERS, to_display, to_model_text
+from ui.streaming import ReplyUpdate, coalesce
+
+WAITING_ROOM = 16  # with a one-at-a-time engine, this many requests wait inside the engine's queue (position shown)
+
+EXAMPLES = [
+    "Solve x^2 - 5x + 6 = 0",
+    "What is the derivative of x^3 sin(x)?",
+    "A pencil costs $0.40 and a pen $1.20. How much do 3 pencils and 2 pens cost?",
+    "Explain why the sum of the angles of a triangle is 180°.",
+]
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    title: str = "Math Tutor"
+    system_prompt: str = field(default_factory=lambda: prompts.load("system_en"))
+    yield_interval: float = 0.05  # seconds between updates sent to the browser (see ui.streaming)
+    max_message_chars: int = MAX_MESSAGE_CHARS
+    concurrency_limit: int | None = None  # None: the engine's max_concurrency, at least WAITING_ROOM
+
+
+def message_text(content: Any) -> str:
+    """The text of a chat message's content as Gradio hands it back (a string or a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, Sequence):
+        return "".join(message_text(part) for part in content)
+    return ""
+
+
+def to_engine_messages(system_prompt: str, history: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Chat history (display form) as the model should see it, after the system prompt."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    for item in history:
+        role = item.get("role")
+        text = to_model_text(message_text(item.get("content")))
+        if role in ("user", "assistant") and text and not (item.get("metadata") or {}).get("title"):
+            messages.append({"role": role, "content": text})
+    return messages
+
+
+def render_reply(update: ReplyUpdate) -> str:
+    """What the assistant's bubble shows for an update (display form)."""
+    if update.queue_position is not None:
+        return f"⏳ Waiting for the model: you are number {update.queue_position} in the queue."
+    body = to_display(update.text)
+    if update.finish_reason == "length":
+        body += "\n\n*(The reply reached the maximum length. Ask me to continue.)*"
+    elif update.finish_reason == "abort":
+        body += "\n\n*(Stopped.)*"
+    elif update.finish_reason == "error":
+        body += f"\n\n⚠️ {update.error or 'The model stopped with an error.'} Your message is kept: send it again."
+    return body
+
+
+def user_error(err: BaseException) -> str:
+    """The one place an exception becomes a message for the user."""
+    if isinstance(err, AppError):
+        return str(err)
+    return f"Something went wrong ({type(err).__name__}). Please try again."
+
+
+class ChatHandlers:
+    """The page's event handlers, plain async functions over an engine (testable without a browser)."""
+
+    def __init__(self, engine: Engine, config: UIConfig) -> None:
+        self.engine = engine
+        self.config = config
+
+    async def respond(
+        self, message: str, history: list[dict[str, Any]] | None, temperature: float, top_p: float,
+        max_new_tokens: float,
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
+        """Yield (chat history, textbox text) while the reply streams."""
+        history = list(history or [])
+        text = (message or "").strip()
+        if not text:
+            yield history, message or ""
+            return
+        if len(text) > self.config.max_message_chars:
+            gr.Warning(
+                f"Your message is {len(text):,} characters long; the limit is {self.config.max_message_chars:,}. "
+                "Shorten it and send again (your text is still in the box)."
+            )
+            yield history, message
+            return
+        try:
+            params = validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
+        except AppError as err:
+            gr.Warning(user_error(err))
+            yield history, message
+            return
+        messages = to_engine_messages(self.config.system_prompt, history) + [{"role": "user", "content": text}]
+        history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
+        yield history, ""
+        stream = self.engine.stream(messages, params, request_id=new_request_id())
+        async for update in coalesce(stream, self.config.yield_interval):
+            history[-1] = {"role": "assistant", "content": render_reply(update)}
+            yield history, ""
+
+    @staticmethod
+    def clear() -> tuple[list[dict[str, Any]], str]:
+        return [], ""
+
+
+def build_ui(engine: Engine, config: UIConfig | None = None) -> gr.Blocks:
+    """The chat page for ``engine``. The caller launches it (``app.py``, or tests on a free port)."""
+    config = config or UIConfig()
+    handlers = ChatHandlers(engine, config)
+    limit = config.concurrency_limit or max(engine.info.max_concurrency, WAITING_ROOM)
+    with gr.Blocks(title=config.title, fill_height=True) as demo:
+        gr.Markdown(f"## {config.title}")
+        gr.Markdown(f"**Running:** {engine.info.status_line()}", elem_id="status-line")
+        chatbot = gr.Chatbot(
+            label="Tutor",
+            latex_delimiters=LATEX_DELIMITERS,
+            elem_id="chatbot",
+            height=520,
+            buttons=["copy", "copy_all"],
+            placeholder="Ask a math question. Math like $x^2$ or \\(\\frac{1}{2}\\) is rendered.",
+        )
+        with gr.Row():
+            textbox = gr.Textbox(
+                placeholder="Type a math question…", show_label=False, scale=6, elem_id="message", lines=1,
+                max_lines=8,
+            )
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+            new_chat = gr.Button("New chat", scale=1, elem_id="new-chat")
+        with gr.Accordion("Reply settings", open=False):
+            temperature = gr.Slider(TEMPERATURE.lo, TEMPERATURE.hi, TEMPERATURE.default, step=TEMPERATURE.step,
+                                    label="Temperature (0 = always the most likely word)")
+            top_p = gr.Slider(TOP_P.lo, TOP_P.hi, TOP_P.default, step=TOP_P.step, label="Top-p")
+            max_tokens = gr.Slider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, MAX_NEW_TOKENS.default,
+                                   step=MAX_NEW_TOKENS.step, label="Maximum reply length (tokens)")
+        gr.Examples(EXAMPLES, inputs=textbox)
+
+        inputs = [textbox, chatbot, temperature, top_p, max_tokens]
+        submit = textbox.submit(handlers.respond, inputs, [chatbot, textbox], api_name="chat",
+                                concurrency_limit=limit, concurrency_id="chat")
+        click = send.click(handlers.respond, inputs, [chatbot, textbox], api_visibility="private",
+                           concurrency_limit=limit, concurrency_id="chat")
+        stop.click(None, None, None, cancels=[submit, click], api_visibility="private")
+        new_chat.click(handlers.clear, None, [chatbot, textbox], cancels=[submit, click], api_name="clear")
+    return demo

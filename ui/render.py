@@ -1,0 +1,94 @@
+"""Math and currency in chat text: the LaTeX delimiters the page renders, and protecting dollar amounts.
+
+The page renders ``$…$``, ``$$…$$``, ``\\(…\\)`` and ``\\[…\\]`` with KaTeX (Gradio's default is ``$$`` only).
+With ``$`` as a delimiter, "a pencil costs $0.40 and a pen $1.20" would become math. We decide which dollars open
+and close inline math with Pandoc's rule (the opening ``$`` has a non-space character right after it, the closing
+one a non-space character right before it and no digit right after it), and the math between them holds no other
+bare ``$`` (so "$5 and $x$" is money, then math); every other ``$`` is money and is wrapped in
+``<span class="currency">$</span>``. Gradio's front end hands KaTeX's auto-render one DOM text node at a time, so
+a dollar alone in its own element can never pair with another one. ``to_model_text`` undoes the wrapping, so the
+model always sees the text as written. Hand-written because no Markdown library applies Pandoc's dollar rule to
+text that Gradio's front end renders afterwards.
+
+Not covered: Markdown itself (Gradio renders it), sanitising HTML (Gradio's ``sanitize_html``).
+"""
+
+from __future__ import annotations
+
+import re
+
+LATEX_DELIMITERS: list[dict[str, str | bool]] = [
+    {"left": "$$", "right": "$$", "display": True},  # before "$" so that "$$" is never read as two "$"
+    {"left": "$", "right": "$", "display": False},
+    {"left": "\\(", "right": "\\)", "display": False},
+    {"left": "\\[", "right": "\\]", "display": True},
+]
+
+CURRENCY_HTML = '<span class="currency">$</span>'
+# Fenced code, inline code, display math and the other delimiters are copied through untouched.
+_PROTECTED = re.compile(r"```[\s\S]*?(?:```|$)|`[^`\n]*`|\$\$[\s\S]+?\$\$|\\\([\s\S]+?\\\)|\\\[[\s\S]+?\\\]")
+
+
+def _inline_math_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each ``$…$`` inline-math span under Pandoc's rule, end exclusive."""
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] == "\\" and i + 1 < n and text[i + 1] == "$":
+            i += 2  # an escaped dollar is money, never a delimiter
+            continue
+        if text[i] != "$" or i + 1 >= n or text[i + 1].isspace() or text[i + 1] == "$":
+            i += 1
+            continue
+        j = i + 1
+        close = -1
+        while j < n:
+            if text[j] == "\\":
+                j += 2
+                continue
+            if text[j] == "\n" and j + 1 < n and text[j + 1] == "\n":
+                break  # inline math never spans a paragraph break
+            if text[j] == "$":
+                # Inline math holds no bare "$": a dollar that cannot close this span means the opener was money.
+                if not text[j - 1].isspace() and (j + 1 >= n or not text[j + 1].isdigit()):
+                    close = j
+                break
+            j += 1
+        if close < 0:
+            i += 1
+            continue
+        spans.append((i, close + 1))
+        i = close + 1
+    return spans
+
+
+def _protect_plain(text: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for start, end in _inline_math_spans(text):
+        out.append(_money(text[pos:start]))
+        out.append(text[start:end])
+        pos = end
+    out.append(_money(text[pos:]))
+    return "".join(out)
+
+
+def _money(text: str) -> str:
+    return text.replace("\\$", "$").replace("$", CURRENCY_HTML)
+
+
+def to_display(text: str) -> str:
+    """Chat text as the page should receive it: math untouched, every money dollar made inert."""
+    out: list[str] = []
+    pos = 0
+    for m in _PROTECTED.finditer(text):
+        out.append(_protect_plain(text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_protect_plain(text[pos:]))
+    return "".join(out)
+
+
+def to_model_text(text: str) -> str:
+    """Undo :func:`to_display` (history comes back from the page in display form)."""
+    return text.replace(CURRENCY_HTML, "$")

@@ -1,0 +1,53 @@
+"""Turns an engine's token stream into the few updates a browser needs.
+
+Yielding to Gradio on every token caps one process near 2,000 tokens/s across users; yielding at most every
+``interval`` seconds (50 ms by default) lifts that ceiling about sixfold without a visible difference. The first
+text is passed on at once (time to first token) and the end always is. Not covered: how the text is displayed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from engine.base import Chunk
+
+
+@dataclass(frozen=True)
+class ReplyUpdate:
+    text: str  # the whole reply so far
+    tokens: int  # tokens so far
+    queue_position: int | None = None  # waiting for a free slot (1 = next)
+    finish_reason: str | None = None  # set on the last update
+    error: str | None = None
+
+
+async def coalesce(chunks: AsyncIterator[Chunk], interval: float = 0.05) -> AsyncIterator[ReplyUpdate]:
+    """Accumulate chunks into :class:`ReplyUpdate`s, at most one per ``interval`` (plus the first and the last).
+
+    Closing this iterator (e.g. Gradio cancelling the task on Stop) closes ``chunks``, which aborts the generation
+    in the engine.
+    """
+    text, tokens, last, sent_text = "", 0, 0.0, False
+    position: int | None = None
+    async with aclosing(chunks) as stream:
+        async for chunk in stream:
+            text += chunk.text
+            tokens += chunk.tokens
+            if chunk.finish_reason is not None:
+                yield ReplyUpdate(text, tokens, None, chunk.finish_reason, chunk.error)
+                return
+            if chunk.queue_position is not None and chunk.queue_position != position:
+                position = chunk.queue_position
+                yield ReplyUpdate(text, tokens, position)
+                continue
+            if chunk.queue_position is None:
+                position = None
+            now = time.monotonic()
+            if chunk.text and (not sent_text or now - last >= interval):
+                sent_text, last = True, now
+                yield ReplyUpdate(text, tokens)
+    # The engine ended without a final chunk: report what we have.
+    yield ReplyUpdate(text, tokens, None, "stop")

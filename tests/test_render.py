@@ -65,3 +65,9 @@ def test_reply_notes():
     assert "maximum length" in render_reply(ReplyUpdate("abc", 1, finish_reason="length"))
     shown = render_reply(ReplyUpdate("abc", 1, finish_reason="error", error="GPU out of memory."))
     assert "GPU out of memory." in shown and "kept" in shown
+
+
+def test_bare_boxed_answer_is_shown_as_math():
+    assert to_display("So \\boxed{\\frac{1}{2}}.") == "So \\(\\boxed{\\frac{1}{2}}\\)."
+    assert to_display("inside math \\(\\boxed{3}\\)") == "inside math \\(\\boxed{3}\\)"
+    assert to_display("still streaming \\boxed{2") == "still streaming \\boxed{2"

@@ -4,9 +4,11 @@ The page renders ``$…$``, ``$$…$$``, ``\\(…\\)`` and ``\\[…\\]`` with Ka
 With ``$`` as a delimiter, "a pencil costs $0.40 and a pen $1.20" would become math. We decide which dollars open
 and close inline math with Pandoc's rule (the opening ``$`` has a non-space character right after it, the closing
 one a non-space character right before it and no digit right after it), and the math between them holds no other
-bare ``$`` (so "$5 and $x$" is money, then math); every other ``$`` is money and is wrapped in
-``<span class="currency">$</span>``. Gradio's front end hands KaTeX's auto-render one DOM text node at a time, so
-a dollar alone in its own element can never pair with another one. ``to_model_text`` undoes the wrapping, so the
+bare ``$`` (so "$5 and $x$" is money, then math); every other ``$`` is money and becomes
+``<span class="currency">&#36;</span>``. Gradio's front end first pairs ``$…$`` with a regular expression on the raw
+text (the entity hides the dollar from it), then runs KaTeX's auto-render on each DOM text node (the span keeps the
+dollar alone in its own node, where it has no partner). A browser test checks this on the real page.
+``to_model_text`` undoes the wrapping, so the
 model always sees the text as written. Hand-written because no Markdown library applies Pandoc's dollar rule to
 text that Gradio's front end renders afterwards.
 
@@ -24,7 +26,7 @@ LATEX_DELIMITERS: list[dict[str, str | bool]] = [
     {"left": "\\[", "right": "\\]", "display": True},
 ]
 
-CURRENCY_HTML = '<span class="currency">$</span>'
+CURRENCY_HTML = '<span class="currency">&#36;</span>'
 # Fenced code, inline code, display math and the other delimiters are copied through untouched.
 _PROTECTED = re.compile(r"```[\s\S]*?(?:```|$)|`[^`\n]*`|\$\$[\s\S]+?\$\$|\\\([\s\S]+?\\\)|\\\[[\s\S]+?\\\]")
 
@@ -74,7 +76,26 @@ def _protect_plain(text: str) -> str:
 
 
 def _money(text: str) -> str:
-    return text.replace("\\$", "$").replace("$", CURRENCY_HTML)
+    return _wrap_bare_boxed(text.replace("\\$", "$").replace("$", CURRENCY_HTML))
+
+
+def _wrap_bare_boxed(text: str) -> str:
+    """Models often write a final ``\\boxed{…}`` outside any math delimiters; show it as math."""
+    out: list[str] = []
+    pos = 0
+    while (start := text.find("\\boxed{", pos)) >= 0:
+        depth, j = 0, start + len("\\boxed")
+        while j < len(text):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        if depth:  # unclosed (still streaming): leave it for the next update
+            break
+        out.append(text[pos:start] + "\\(" + text[start : j + 1] + "\\)")
+        pos = j + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def to_display(text: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from engine.errors import AppError
 from engine.settings import (
@@ -54,6 +55,9 @@ def serve_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--max-batch-size", type=int,
                         default=int(_env("MAX_BATCH_SIZE", str(int(MAX_BATCH_SIZE.default)))),
                         help="concurrent generations in the engine (GPU)")
+    parser.add_argument("--teacher-password-file", default=None,
+                        help="file holding the teacher password that unlocks engine settings in the page "
+                             "(or env TUTOR_TEACHER_PASSWORD); without one they are locked")
     parser.add_argument("--tp", type=int, default=int(_env("TP", str(int(TP.default)))),
                         help="tensor-parallel GPUs (lmdeploy)")
     return parser
@@ -71,14 +75,22 @@ def _progress(fraction: float, text: str) -> None:
     print(f"[{fraction:6.1%}] {text}", file=sys.stderr, flush=True)
 
 
+def _teacher_password(args: argparse.Namespace) -> str | None:
+    if args.teacher_password_file:
+        return Path(args.teacher_password_file).read_text(encoding="utf-8").strip() or None
+    return os.environ.get("TUTOR_TEACHER_PASSWORD") or None
+
+
 def serve(args: argparse.Namespace) -> int:
     from engine.factory import create_engine
+    from engine.switcher import EngineSwitcher
     from ui import UIConfig, build_ui
+    from ui.teacher import TeacherGate
 
     settings = settings_from_args(args)
-    engine = create_engine(settings, progress=_progress)
+    engine = EngineSwitcher(create_engine(settings, progress=_progress), settings, create_engine)
     print(f"Engine ready: {engine.info.status_line()}", file=sys.stderr, flush=True)
-    demo = build_ui(engine, UIConfig())
+    demo = build_ui(engine, UIConfig(), gate=TeacherGate(_teacher_password(args)))
     demo.queue(default_concurrency_limit=8)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share)
     return 0

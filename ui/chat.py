@@ -3,7 +3,7 @@
 Handlers are thin: they validate the message, turn the chat history into engine messages (the system prompt comes
 from ``prompts/``), and stream the engine's reply through :func:`ui.streaming.coalesce`. Stop cancels the running
 event; cancellation closes the engine stream, which aborts the generation inside the engine. Nothing here imports
-an engine library or creates an engine: ``app.py`` does. Not covered: answer checking panels, teacher settings.
+an engine library or creates an engine: ``app.py`` does. The teacher's engine panel is ``ui.engine_panel``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import gradio as gr
 import prompts
 from engine.base import Engine, GenParams, new_request_id
 from engine.errors import AppError
+from engine.switcher import EngineSwitcher
 from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
 from ui.render import LATEX_DELIMITERS, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce
+from ui.teacher import TeacherGate
 
 WAITING_ROOM = 16  # with a one-at-a-time engine, this many requests wait inside the engine's queue (position shown)
 
@@ -126,14 +128,18 @@ class ChatHandlers:
         return [], ""
 
 
-def build_ui(engine: Engine, config: UIConfig | None = None) -> gr.Blocks:
-    """The chat page for ``engine``. The caller launches it (``app.py``, or tests on a free port)."""
+def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGate | None = None) -> gr.Blocks:
+    """The chat page for ``engine``. The caller launches it (``app.py``, or tests on a free port).
+
+    When ``engine`` is an :class:`EngineSwitcher`, the page gets the teacher's engine panel, locked unless ``gate``
+    holds a password.
+    """
     config = config or UIConfig()
     handlers = ChatHandlers(engine, config)
     limit = config.concurrency_limit or max(engine.info.max_concurrency, WAITING_ROOM)
     with gr.Blocks(title=config.title, fill_height=True) as demo:
         gr.Markdown(f"## {config.title}")
-        gr.Markdown(f"**Running:** {engine.info.status_line()}", elem_id="status-line")
+        status = gr.Markdown(f"**Running:** {engine.info.status_line()}", elem_id="status-line")
         chatbot = gr.Chatbot(
             label="Tutor",
             latex_delimiters=LATEX_DELIMITERS,
@@ -157,6 +163,11 @@ def build_ui(engine: Engine, config: UIConfig | None = None) -> gr.Blocks:
             max_tokens = gr.Slider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, MAX_NEW_TOKENS.default,
                                    step=MAX_NEW_TOKENS.step, label="Maximum reply length (tokens)")
         gr.Examples(EXAMPLES, inputs=textbox)
+        if isinstance(engine, EngineSwitcher):
+            from engine.catalog import load_catalog
+            from ui.engine_panel import build_engine_panel
+
+            build_engine_panel(engine, gate or TeacherGate(None), load_catalog(), status)
 
         inputs = [textbox, chatbot, temperature, top_p, max_tokens]
         submit = textbox.submit(handlers.respond, inputs, [chatbot, textbox], api_name="chat",

@@ -31,7 +31,7 @@ def live():
 
 
 def _assistant_text(history) -> str:
-    from ui.chat import message_text
+    from ui.render import message_text
 
     return message_text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else ""
 

@@ -19,7 +19,8 @@ from engine.base import Engine, GenParams, new_request_id
 from engine.errors import AppError
 from engine.switcher import EngineSwitcher
 from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
-from ui.render import LATEX_DELIMITERS, to_display, to_model_text
+from ui.check_panel import build_check_panel
+from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce
 from ui.teacher import TeacherGate
 
@@ -40,17 +41,6 @@ class UIConfig:
     yield_interval: float = 0.05  # seconds between updates sent to the browser (see ui.streaming)
     max_message_chars: int = MAX_MESSAGE_CHARS
     concurrency_limit: int | None = None  # None: the engine's max_concurrency, at least WAITING_ROOM
-
-
-def message_text(content: Any) -> str:
-    """The text of a chat message's content as Gradio hands it back (a string or a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    if isinstance(content, Sequence):
-        return "".join(message_text(part) for part in content)
-    return ""
 
 
 def to_engine_messages(system_prompt: str, history: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -156,6 +146,7 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
             send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
             stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
             new_chat = gr.Button("New chat", scale=1, elem_id="new-chat")
+        build_check_panel(chatbot)
         with gr.Accordion("Reply settings", open=False):
             temperature = gr.Slider(TEMPERATURE.lo, TEMPERATURE.hi, TEMPERATURE.default, step=TEMPERATURE.step,
                                     label="Temperature (0 = always the most likely word)")

@@ -18,6 +18,8 @@ Not covered: Markdown itself (Gradio renders it), sanitising HTML (Gradio's ``sa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 LATEX_DELIMITERS: list[dict[str, str | bool]] = [
     {"left": "$$", "right": "$$", "display": True},  # before "$" so that "$$" is never read as two "$"
@@ -113,3 +115,14 @@ def to_display(text: str) -> str:
 def to_model_text(text: str) -> str:
     """Undo :func:`to_display` (history comes back from the page in display form)."""
     return text.replace(CURRENCY_HTML, "$")
+
+
+def message_text(content: Any) -> str:
+    """The text of a chat message's content as Gradio hands it back (a string or a list of parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, Sequence):
+        return "".join(message_text(part) for part in content)
+    return ""

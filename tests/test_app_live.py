@@ -129,3 +129,49 @@ def test_money_in_a_reply_is_protected(live):
     engine.enqueue("ok")
     client.predict("again", history, 0.7, 0.9, 1024, api_name="/chat")
     assert any("$1.20 and a pen $1.20" in m["content"] for m in engine.calls[-1][0])
+
+
+def test_requests_per_minute_limit_gives_a_message_and_keeps_the_text():
+    engine = FakeEngine(token_delay=0.001)
+    demo = build_ui(engine, UIConfig(requests_per_minute=2))
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    client = Client(url, verbose=False)
+    try:
+        history: list = []
+        for text in ("one", "two"):
+            history, _ = client.predict(text, history, 0.7, 0.9, 1024, api_name="/chat")
+        history3, box = client.predict("three", history, 0.7, 0.9, 1024, api_name="/chat")
+        assert box == "three" and history3 == history and len(engine.calls) == 2
+        other = Client(url, verbose=False)  # another student is not affected
+        out, _ = other.predict("hello", [], 0.7, 0.9, 1024, api_name="/chat")
+        assert _assistant_text(out) == "You said: hello"
+        other.close()
+    finally:
+        client.close()
+        demo.close()
+
+
+def test_closing_the_connection_aborts_the_generation_in_the_engine(live):
+    """A tab that closes mid-reply (its event stream drops) must not keep the engine busy."""
+    import httpx
+
+    engine, _, url = live
+    engine.token_delay = 0.05
+    engine.enqueue(LONG)
+    base = url.rstrip("/")
+    config = httpx.get(f"{base}/config").json()
+    fn = next(d.get("id", i) for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
+    session = "closing-tab"
+    with httpx.Client() as http:
+        http.post(f"{base}/gradio_api/queue/join", json={
+            "data": ["long", [], 0.7, 0.9, 1024], "fn_index": fn, "session_hash": session,
+            "event_data": None, "trigger_id": None}).raise_for_status()
+        with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as resp:
+            for n, _ in enumerate(resp.iter_lines()):
+                if n > 8:
+                    break  # the tab goes away mid-reply
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not engine.finished:
+        time.sleep(0.1)
+    assert list(engine.finished.values()) == ["abort"] and engine.active_requests() == 0

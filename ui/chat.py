@@ -22,6 +22,7 @@ from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_
 from ui.check_panel import build_check_panel
 from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce
+from ui.limits import RateLimiter
 from ui.teacher import TeacherGate
 
 WAITING_ROOM = 16  # with a one-at-a-time engine, this many requests wait inside the engine's queue (position shown)
@@ -40,6 +41,7 @@ class UIConfig:
     system_prompt: str = field(default_factory=lambda: prompts.load("system_en"))
     yield_interval: float = 0.05  # seconds between updates sent to the browser (see ui.streaming)
     max_message_chars: int = MAX_MESSAGE_CHARS
+    requests_per_minute: int = 20  # per browser session; 0 = no limit
     concurrency_limit: int | None = None  # None: the engine's max_concurrency, at least WAITING_ROOM
 
 
@@ -81,10 +83,12 @@ class ChatHandlers:
     def __init__(self, engine: Engine, config: UIConfig) -> None:
         self.engine = engine
         self.config = config
+        self.limiter = RateLimiter(config.requests_per_minute)
+        self._running: dict[str, set[str]] = {}  # session hash -> request ids streaming now
 
     async def respond(
         self, message: str, history: list[dict[str, Any]] | None, temperature: float, top_p: float,
-        max_new_tokens: float,
+        max_new_tokens: float, request: gr.Request | None = None,
     ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
         """Yield (chat history, textbox text) while the reply streams."""
         history = list(history or [])
@@ -99,6 +103,12 @@ class ChatHandlers:
             )
             yield history, message
             return
+        session = getattr(request, "session_hash", None) or "anonymous"
+        wait = self.limiter.wait_seconds(session)
+        if wait:
+            gr.Warning(f"You are sending messages quickly: please wait {wait:.0f} s (your text is still in the box).")
+            yield history, message
+            return
         try:
             params = validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
         except AppError as err:
@@ -108,14 +118,31 @@ class ChatHandlers:
         messages = to_engine_messages(self.config.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
         yield history, ""
-        stream = self.engine.stream(messages, params, request_id=new_request_id())
-        async for update in coalesce(stream, self.config.yield_interval):
-            history[-1] = {"role": "assistant", "content": render_reply(update)}
-            yield history, ""
+        rid = new_request_id()
+        running = self._running.setdefault(session, set())
+        running.add(rid)
+        try:
+            async for update in coalesce(self.engine.stream(messages, params, request_id=rid),
+                                         self.config.yield_interval):
+                history[-1] = {"role": "assistant", "content": render_reply(update)}
+                yield history, ""
+        finally:
+            running.discard(rid)
+            if not running:
+                self._running.pop(session, None)
+
+    async def unload(self, request: gr.Request) -> None:
+        """The tab closed: abort its generations in the engine (Gradio also cancels the event on disconnect)."""
+        for rid in list(self._running.pop(request.session_hash or "", ())):
+            await self.engine.abort(rid)
 
     @staticmethod
     def clear() -> tuple[list[dict[str, Any]], str]:
         return [], ""
+
+
+def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return list(history or [])
 
 
 def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGate | None = None) -> gr.Blocks:
@@ -165,6 +192,14 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
                                 concurrency_limit=limit, concurrency_id="chat")
         click = send.click(handlers.respond, inputs, [chatbot, textbox], api_visibility="private",
                            concurrency_limit=limit, concurrency_id="chat")
-        stop.click(None, None, None, cancels=[submit, click], api_visibility="private")
-        new_chat.click(handlers.clear, None, [chatbot, textbox], cancels=[submit, click], api_name="clear")
+        # The conversation survives a reload: kept in the browser's local storage, restored on load.
+        saved = gr.BrowserState([], storage_key="math-tutor-conversation")
+        for event in (submit, click):
+            event.then(_keep, chatbot, saved, api_visibility="private", queue=False)
+        stop.click(None, None, None, cancels=[submit, click], api_visibility="private").then(
+            _keep, chatbot, saved, api_visibility="private", queue=False)
+        new_chat.click(handlers.clear, None, [chatbot, textbox], cancels=[submit, click], api_name="clear").then(
+            _keep, chatbot, saved, api_visibility="private", queue=False)
+        demo.load(_keep, saved, chatbot, api_visibility="private", queue=False)
+        demo.unload(handlers.unload)
     return demo

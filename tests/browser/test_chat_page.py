@@ -70,7 +70,7 @@ def test_stop_ends_a_reply_midway(page, app_url, shot):
     _ask(page, "Tell me a long story")
     bot = _last_bot(page)
     bot.wait_for(timeout=15000)
-    page.wait_for_function("document.querySelector('#chatbot').innerText.includes('word5')", timeout=15000)
+    page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('word5')", timeout=15000)
     page.locator("#stop").click()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not engine.finished:
@@ -81,3 +81,17 @@ def test_stop_ends_a_reply_midway(page, app_url, shot):
     assert bot.inner_text() == shown, "nothing arrives after Stop"
     assert "word399" not in shown
     shot("stopped")
+
+
+def test_conversation_survives_a_reload(page, app_url, shot):
+    engine, url = app_url
+    engine.token_delay = 0.001
+    engine.enqueue("Remember: \\(x = 7\\).")
+    page.goto(url)
+    _ask(page, "Keep this")
+    page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('Remember')", timeout=15000)
+    page.wait_for_timeout(500)
+    page.reload()
+    page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('Keep this')", timeout=15000)
+    assert _last_bot(page).locator(".katex").count() >= 1
+    shot("after-reload")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
 from engine.errors import AppError
@@ -87,6 +88,10 @@ def serve(args: argparse.Namespace) -> int:
     from ui import UIConfig, build_ui
     from ui.teacher import TeacherGate
 
+    import checker
+
+    # The checker's worker processes take 1-2 s to start: warm them while the model loads.
+    threading.Thread(target=lambda: checker.default_pool().warm_up(), daemon=True).start()
     settings = settings_from_args(args)
     engine = EngineSwitcher(create_engine(settings, progress=_progress), settings, create_engine)
     print(f"Engine ready: {engine.info.status_line()}", file=sys.stderr, flush=True)

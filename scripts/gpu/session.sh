@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine, from the repo root: the real-model session (runbook: scripts/gpu/README.md).
-#   bash scripts/gpu/session.sh GGUF [STEP ...]     steps: model awq test bench  (default: all four, in order)
+#   bash scripts/gpu/session.sh GGUF [STEP ...]     steps: model awq test bench quality memory (default: all, in order)
 # Needs /tmp/gpu_env.sh from an earlier call (scripts/gpu/device_setup.sh) and the default GGUF at GGUF (sent in
 # chunks). Everything is logged under $OUT (at most 8 files come back): session.log, pytest_gpu.log,
 # gpu_report.jsonl, bench_*.json, nvidia-smi.txt. Models and caches stay in /tmp (kept while the machine is warm),
@@ -8,7 +8,7 @@
 # saying so, when less than it needs remains of the 600 s a command may run.
 set -uo pipefail
 gguf=${1:?usage: session.sh GGUF [model] [awq] [test] [bench]}; shift
-steps=${*:-model awq test bench}
+steps=${*:-model awq test bench quality memory}
 out=${OUT:-/tmp/gpu-out}; mkdir -p "$out"
 exec > >(tee -a "$out/session.log") 2>&1
 started=$SECONDS; limit=${SESSION_LIMIT_S:-570}
@@ -84,6 +84,19 @@ if want bench 120; then
       cat "$out/bench_stream_$name.json"
     done
   fi
+fi
+if want quality 90; then
+  models=(); for d in "$fp16" "$awq"; do [[ -f $d/config.json ]] && models+=(--model "$d"); done
+  timeout $(( $(left) - 10 )) python3 bench/quality_gate.py --backend lmdeploy "${models[@]}" \
+    > "$out/bench_quality.json" || echo "== FAILED: quality"
+  cat "$out/bench_quality.json"
+fi
+
+if want memory 60; then
+  for d in "$awq" "$fp16"; do
+    [[ -f $d/config.json ]] || continue
+    timeout $(( $(left) - 5 )) python3 scripts/gpu/memory_probe.py "$d" 0.2 0.5 | tee -a "$out/gpu_report.jsonl"
+  done
 fi
 nvidia-smi --query-gpu=memory.used,memory.total --format=csv >> "$out/nvidia-smi.txt"
 echo "== done in $((SECONDS - started)) s"

@@ -70,7 +70,9 @@ async def evaluate(engine, items: list[tuple[str, str]], max_new_tokens: int) ->
     correct, samples = 0, []
     for (question, reference), (text, _) in zip(items, replies):
         found = checker.extract_final_answer(text)
-        ok = bool(found) and (await asyncio.to_thread(checker.check_answer, found, reference)).equivalent
+        # form="simplified": restating the question ("27 \\times 52") is not an answer to it.
+        verdict = await asyncio.to_thread(checker.check_answer, found, reference, form="simplified") if found else None
+        ok = bool(verdict and verdict.equivalent)
         correct += ok
         if len(samples) < 3:
             samples.append({"question": question, "reference": reference, "found": found, "correct": ok})

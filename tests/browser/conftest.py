@@ -18,8 +18,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope, not session: Playwright's sync API keeps an event loop running in this thread while it is open,
+    # and later tests call asyncio.run().
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed: apt-get install chromium (scripts/test.sh does this)")
     from playwright.sync_api import sync_playwright

@@ -163,7 +163,7 @@ def test_lmdeploy_backend_is_refused_without_cuda_with_a_clear_message(tiny_dir:
     settings = EngineSettings(backend="lmdeploy", model=str(tiny_dir))
     with pytest.raises(EngineLoadError, match="needs an NVIDIA GPU with CUDA.*--backend transformers"):
         choose_backend(settings, cuda=False, lmdeploy=True)
-    assert choose_backend(EngineSettings(backend="auto"), cuda=False, lmdeploy=True) == "transformers"
+    assert choose_backend(EngineSettings(backend="auto"), cuda=False, lmdeploy=True, llamacpp=False) == "transformers"
     if cuda_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(EngineLoadError, match="NVIDIA GPU"):

@@ -11,6 +11,9 @@ fi
 want=$(cat requirements.txt | sha256sum | cut -c1-64)
 if [[ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]]; then
   echo "setup: installing requirements.txt into .venv (first time: about 5 minutes, several GB for torch)"
-  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+  # llama-cpp-python compiles llama.cpp once (about 8 minutes on 2 cores; pip caches the wheel): CPU only, and
+  # portable, so a cached wheel also runs on another CPU.
+  CMAKE_ARGS=${CMAKE_ARGS:-"-DGGML_NATIVE=OFF -DGGML_CUDA=OFF"} \
+    .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
   echo "$want" > .venv/.requirements.sha256
 fi

@@ -37,5 +37,16 @@ from checker.api import check_answer
 from checker.extract import extract_final_answer
 from checker.pool import CheckerPool, default_pool
 from checker.verdict import FORMS, Rules, Verdict
+from checker.verify import Verification, verify_solution
 
-__all__ = ["FORMS", "CheckerPool", "Rules", "Verdict", "check_answer", "default_pool", "extract_final_answer"]
+__all__ = [
+    "FORMS",
+    "CheckerPool",
+    "Rules",
+    "Verdict",
+    "Verification",
+    "check_answer",
+    "default_pool",
+    "extract_final_answer",
+    "verify_solution",
+]

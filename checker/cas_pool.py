@@ -1,0 +1,85 @@
+"""Worker processes for the CAS (``checker.cas``), with the checker pool's time and memory limits.
+
+:class:`CasPool` is a :class:`checker.pool.CheckerPool` whose workers run :func:`serve` instead of the answer
+check: the same spawn start, memory cap (``RLIMIT_AS``), per-call time limit, kill-and-replace on time-out and
+thread safety — only the work differs. A message is the pool's usual triple; here it reads ``(problem, "", {})``
+and the reply is a :class:`~checker.cas.CasResult` as a dict, or ``None`` when sympy's answer would not be
+trustworthy. Integrals and limits take longer than answer checks, hence the larger default time limit.
+Not covered: what is computed (``checker.cas``), comparing with a reply (``checker.verify``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from typing import Any
+
+from checker.pool import CheckerPool, _Worker, default_size
+
+CAS_TIMEOUT = 5.0  # seconds per question (sympy's integrate/limit on a busy 2-core machine)
+_WARM = ("Solve x^2 - 5x + 6 = 0", "Find the derivative of x^3 sin(x)", "Find the integral of x e^x dx",
+         "Find the limit of sin(x)/x as x approaches 0", "Solve 3x - 7 > 8")
+
+
+def serve(conn: Any, memory_mb: int) -> None:
+    """The CAS worker's entry point: limits, warm-up, then answer questions until told to stop."""
+    from checker.cas import solve_problem
+    from checker.worker import _limit_memory
+
+    sys.setrecursionlimit(5000)
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(100_000)
+    for question in _WARM:
+        solve_problem(question)
+    _limit_memory(memory_mb)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        problem = message[0]
+        try:
+            result = solve_problem(problem)
+        except MemoryError:
+            result = None
+        except Exception:  # noqa: BLE001 - a sympy bug on odd input means "unknown", never a dead worker
+            result = None
+        conn.send(None if result is None else result.to_dict())
+
+
+class CasPool(CheckerPool):
+    """A pool of CAS workers; :meth:`solve` is the one call (raises the pool's ``CheckTimeout`` etc.)."""
+
+    def __init__(self, size: int = 2, timeout: float = CAS_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(size=size, timeout=timeout, **kwargs)
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(target=serve, args=(child, self.memory_mb), daemon=True, name="cas-worker")
+        process.start()
+        child.close()
+        self.started += 1
+        return _Worker(process, parent)
+
+    def solve(self, problem: str, timeout: float | None = None) -> dict[str, Any] | None:
+        """sympy's answer to ``problem`` as a ``CasResult`` dict, or ``None``."""
+        return self.run(problem, "", {}, timeout=timeout)
+
+
+_default: CasPool | None = None
+_default_lock = threading.Lock()
+
+
+def default_cas_pool() -> CasPool:
+    """The shared CAS pool (started lazily, closed at interpreter exit)."""
+    global _default
+    with _default_lock:
+        if _default is None or _default._closed:
+            _default = CasPool(size=min(2, default_size()))
+            atexit.register(_default.close)
+        return _default

@@ -59,6 +59,11 @@ def serve_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--teacher-password-file", default=None,
                         help="file holding the teacher password that unlocks engine settings in the page "
                              "(or env TUTOR_TEACHER_PASSWORD); without one they are locked")
+    parser.add_argument("--tutor-mode", choices=("socratic", "steps", "check"), default=_env("TUTOR_MODE", "steps"),
+                        help="the tutor mode students start in (env TUTOR_TUTOR_MODE)")
+    parser.add_argument("--lock-tutor-mode", action="store_true",
+                        default=_env("LOCK_TUTOR_MODE", "") not in ("", "0", "false"),
+                        help="students cannot switch the tutor mode (env TUTOR_LOCK_TUTOR_MODE=1)")
     parser.add_argument("--tp", type=int, default=int(_env("TP", str(int(TP.default)))),
                         help="tensor-parallel GPUs (lmdeploy)")
     return parser
@@ -92,10 +97,16 @@ def serve(args: argparse.Namespace) -> int:
 
     # The checker's worker processes take 1-2 s to start: warm them while the model loads.
     threading.Thread(target=lambda: checker.default_pool().warm_up(), daemon=True).start()
+    from checker.cas_pool import default_cas_pool
+
+    threading.Thread(target=lambda: default_cas_pool().warm_up(), daemon=True).start()
     settings = settings_from_args(args)
     engine = EngineSwitcher(create_engine(settings, progress=_progress), settings, create_engine)
     print(f"Engine ready: {engine.info.status_line()}", file=sys.stderr, flush=True)
-    demo = build_ui(engine, UIConfig(), gate=TeacherGate(_teacher_password(args)))
+    from tutor import TutorSettings
+
+    tutor_settings = TutorSettings(default_mode=args.tutor_mode, locked=args.lock_tutor_mode)
+    demo = build_ui(engine, UIConfig(tutor=tutor_settings), gate=TeacherGate(_teacher_password(args)))
     demo.queue(default_concurrency_limit=8)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share)
     return 0

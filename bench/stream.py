@@ -130,11 +130,12 @@ def _sse_run(url: str, users: int, params: tuple[float, float, int]) -> tuple[fl
 
     base = url.rstrip("/")
     config = httpx.get(f"{base}/config", timeout=30).json()
-    fn_index = next(d.get("id", i) for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
+    dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
+    fn_index, padding = dep.get("id"), [None] * (len(dep["inputs"]) - 5)  # the tutor's states, as the page sends
 
     async def one(http: httpx.AsyncClient, i: int, ttfts: list[float], errors: list[str]) -> None:
         session = f"bench{i}-{time.time_ns()}"
-        payload = {"data": [PROMPTS[i % len(PROMPTS)], [], *params], "fn_index": fn_index,
+        payload = {"data": [PROMPTS[i % len(PROMPTS)], [], *params, *padding], "fn_index": fn_index,
                    "session_hash": session, "event_data": None, "trigger_id": None}
         start, generating, first = time.perf_counter(), 0, None
         try:

@@ -19,7 +19,7 @@ LONG = " ".join(f"w{i}" for i in range(300))
 def live():
     """A fresh app on a free localhost port around a FakeEngine; yields (engine, client, url)."""
     engine = FakeEngine(token_delay=0.01)
-    demo = build_ui(engine, UIConfig(system_prompt="You are a test tutor.", max_message_chars=200))
+    demo = build_ui(engine, UIConfig(max_message_chars=200))
     demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     client = Client(url, verbose=False)
@@ -50,9 +50,11 @@ def test_reply_streams_in_growing_chunks(live):
     history, box = job.outputs()[-1]
     assert box == ""
     assert history[0]["role"] == "user"
-    # The model received the system prompt from the UI config and the user's message.
+    # The model received the tutor mode's system prompt (step by step by default) and the user's message.
+    import tutor
+
     messages, params = engine.calls[-1]
-    assert messages[0] == {"role": "system", "content": "You are a test tutor."}
+    assert messages[0]["role"] == "system" and messages[0]["content"].startswith(tutor.system_prompt("steps", "en"))
     assert messages[-1] == {"role": "user", "content": "Solve x+1=2"}
     assert params.max_new_tokens == 1024
 
@@ -161,11 +163,12 @@ def test_closing_the_connection_aborts_the_generation_in_the_engine(live):
     engine.enqueue(LONG)
     base = url.rstrip("/")
     config = httpx.get(f"{base}/config").json()
-    fn = next(d.get("id", i) for i, d in enumerate(config["dependencies"]) if d.get("api_name") == "chat")
+    dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
+    fn, padding = dep.get("id"), [None] * (len(dep["inputs"]) - 5)  # the tutor's states: the page sends them too
     session = "closing-tab"
     with httpx.Client() as http:
         http.post(f"{base}/gradio_api/queue/join", json={
-            "data": ["long", [], 0.7, 0.9, 1024], "fn_index": fn, "session_hash": session,
+            "data": ["long", [], 0.7, 0.9, 1024, *padding], "fn_index": fn, "session_hash": session,
             "event_data": None, "trigger_id": None}).raise_for_status()
         with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as resp:
             for n, _ in enumerate(resp.iter_lines()):

@@ -1,20 +1,22 @@
 """The chat page: a Gradio Blocks app built from an engine and a :class:`UIConfig` it is given.
 
-Handlers are thin: they validate the message, turn the chat history into engine messages (the system prompt comes
-from ``prompts/``), and stream the engine's reply through :func:`ui.streaming.coalesce`. Stop cancels the running
+Handlers are thin: they validate the message, let the tutor plan the turn (``tutor.plan_turn``: the mode's system
+prompt from ``prompts/``, sympy grounding, Socratic withholding), turn the chat history into engine messages, and
+stream the engine's reply through :func:`ui.streaming.coalesce`. Stop cancels the running
 event; cancellation closes the engine stream, which aborts the generation inside the engine. Nothing here imports
 an engine library or creates an engine: ``app.py`` does. The teacher's engine panel is ``ui.engine_panel``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gradio as gr
 
-import prompts
+import tutor
 from engine.base import Engine, GenParams, new_request_id
 from engine.errors import AppError
 from engine.switcher import EngineSwitcher
@@ -24,6 +26,8 @@ from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce
 from ui.limits import RateLimiter
 from ui.teacher import TeacherGate
+from ui.tutor_panel import build_tutor_panel
+from tutor.modes import STEPS, TutorSettings
 
 WAITING_ROOM = 16  # with a one-at-a-time engine, this many requests wait inside the engine's queue (position shown)
 
@@ -38,10 +42,11 @@ EXAMPLES = [
 @dataclass(frozen=True)
 class UIConfig:
     title: str = "Math Tutor"
-    system_prompt: str = field(default_factory=lambda: prompts.load("system_en"))
     yield_interval: float = 0.05  # seconds between updates sent to the browser (see ui.streaming)
     max_message_chars: int = MAX_MESSAGE_CHARS
     requests_per_minute: int = 20  # per browser session; 0 = no limit
+    tutor: TutorSettings = field(default_factory=lambda: TutorSettings(default_mode=STEPS))  # teacher's default
+    grounded: bool | None = None  # give sympy's result to the model first; None: on for small models
     concurrency_limit: int | None = None  # None: the engine's max_concurrency, at least WAITING_ROOM
 
 
@@ -84,52 +89,83 @@ class ChatHandlers:
         self.engine = engine
         self.config = config
         self.limiter = RateLimiter(config.requests_per_minute)
+        self.bank = tutor.default_bank()
+        self.grounded = tutor.grounding_default(engine.info.model) if config.grounded is None else config.grounded
         self._running: dict[str, set[str]] = {}  # session hash -> request ids streaming now
 
     async def respond(
         self, message: str, history: list[dict[str, Any]] | None, temperature: float, top_p: float,
-        max_new_tokens: float, request: gr.Request | None = None,
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
-        """Yield (chat history, textbox text) while the reply streams."""
-        history = list(history or [])
+        max_new_tokens: float, mode: str | None = None, problem_id: str | None = None, released: bool = False,
+        raw: list[str] | None = None, request: gr.Request | None = None,
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str, bool, list[str]]]:
+        """Yield (chat history, textbox text, answer released, unredacted replies) while the reply streams.
+
+        The tutor plans the turn (mode prompt, sympy grounding, Socratic withholding); the reply streams redacted
+        where the answer is withheld, and ends with sympy's verdict badge.
+        """
+        history, raw, released = list(history or []), list(raw or []), bool(released)
+        params = self._admit(message, temperature, top_p, max_new_tokens, request)
+        if params is None:  # refused with a message; the text stays in the box
+            yield history, message or "", released, raw
+            return
+        text = message.strip()
+        problem = self.bank.get(problem_id) if problem_id else None
+        asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
+        question = problem.statement if problem else (
+            await asyncio.to_thread(tutor.find_question, [*asked, text]) or text)
+        settings = self.config.tutor
+        if settings.choose(mode) == tutor.SOCRATIC and not released:
+            released = await asyncio.to_thread(tutor.student_answer_released, text, problem=problem,
+                                               last_reply=raw[-1] if raw else None, question=question)
+        plan = await asyncio.to_thread(tutor.plan_turn, text, settings=settings, requested_mode=mode,
+                                       problem=question, released=released, grounded=self.grounded)
+        messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
+        history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
+        yield history, "", released, raw
+        session = getattr(request, "session_hash", None) or "anonymous"
+        rid = new_request_id()
+        running = self._running.setdefault(session, set())
+        running.add(rid)
+        full = ""
+        try:
+            async for update in coalesce(self.engine.stream(messages, params, request_id=rid),
+                                         self.config.yield_interval):
+                full = update.text
+                history[-1] = {"role": "assistant", "content": render_reply(replace(update, text=plan.show(full)))}
+                yield history, "", released, raw
+                if update.finish_reason is not None:
+                    break
+        finally:
+            running.discard(rid)
+            if not running:
+                self._running.pop(session, None)
+        if full:
+            outcome = await asyncio.to_thread(tutor.finish_reply, plan, full)
+            if outcome.badge:
+                history[-1] = {"role": "assistant", "content": history[-1]["content"] + "\n\n" + outcome.badge}
+            yield history, "", released, [*raw, full]
+
+    def _admit(self, message: str | None, temperature: float, top_p: float, max_new_tokens: float,
+               request: gr.Request | None) -> GenParams | None:
+        """The turn's sampling settings, or ``None`` (after telling the student why) when it is refused."""
         text = (message or "").strip()
         if not text:
-            yield history, message or ""
-            return
+            return None
         if len(text) > self.config.max_message_chars:
             gr.Warning(
                 f"Your message is {len(text):,} characters long; the limit is {self.config.max_message_chars:,}. "
                 "Shorten it and send again (your text is still in the box)."
             )
-            yield history, message
-            return
-        session = getattr(request, "session_hash", None) or "anonymous"
-        wait = self.limiter.wait_seconds(session)
+            return None
+        wait = self.limiter.wait_seconds(getattr(request, "session_hash", None) or "anonymous")
         if wait:
             gr.Warning(f"You are sending messages quickly: please wait {wait:.0f} s (your text is still in the box).")
-            yield history, message
-            return
+            return None
         try:
-            params = validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
+            return validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
         except AppError as err:
             gr.Warning(user_error(err))
-            yield history, message
-            return
-        messages = to_engine_messages(self.config.system_prompt, history) + [{"role": "user", "content": text}]
-        history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
-        yield history, ""
-        rid = new_request_id()
-        running = self._running.setdefault(session, set())
-        running.add(rid)
-        try:
-            async for update in coalesce(self.engine.stream(messages, params, request_id=rid),
-                                         self.config.yield_interval):
-                history[-1] = {"role": "assistant", "content": render_reply(update)}
-                yield history, ""
-        finally:
-            running.discard(rid)
-            if not running:
-                self._running.pop(session, None)
+            return None
 
     async def unload(self, request: gr.Request) -> None:
         """The tab closed: abort its generations in the engine (Gradio also cancels the event on disconnect)."""
@@ -187,10 +223,13 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
 
             build_engine_panel(engine, gate or TeacherGate(None), load_catalog(), status)
 
-        inputs = [textbox, chatbot, temperature, top_p, max_tokens]
-        submit = textbox.submit(handlers.respond, inputs, [chatbot, textbox], api_name="chat",
+        panel = build_tutor_panel(handlers.bank, config.tutor)
+        raw = gr.State([])  # the tutor's unredacted replies, for the answer-release check
+        inputs = [textbox, chatbot, temperature, top_p, max_tokens, panel.mode, panel.problem_id, panel.released, raw]
+        outputs = [chatbot, textbox, panel.released, raw]
+        submit = textbox.submit(handlers.respond, inputs, outputs, api_name="chat",
                                 concurrency_limit=limit, concurrency_id="chat")
-        click = send.click(handlers.respond, inputs, [chatbot, textbox], api_visibility="private",
+        click = send.click(handlers.respond, inputs, outputs, api_visibility="private",
                            concurrency_limit=limit, concurrency_id="chat")
         # The conversation survives a reload: kept in the browser's local storage, restored on load.
         saved = gr.BrowserState([], storage_key="math-tutor-conversation")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine, from the repo root: the real-model session (runbook: scripts/gpu/README.md).
-#   bash scripts/gpu/session.sh GGUF [STEP ...]     steps: model awq test bench quality memory (default: all, in order)
+#   bash scripts/gpu/session.sh GGUF [STEP ...]     steps: model awq test bench quality tutor memory (default: all)
 # Needs /tmp/gpu_env.sh from an earlier call (scripts/gpu/device_setup.sh) and the default GGUF at GGUF (sent in
 # chunks). Everything is logged under $OUT (at most 8 files come back): session.log, pytest_gpu.log,
 # gpu_report.jsonl, bench_*.json, nvidia-smi.txt. Models and caches stay in /tmp (kept while the machine is warm),
@@ -8,7 +8,7 @@
 # saying so, when less than it needs remains of the 600 s a command may run.
 set -uo pipefail
 gguf=${1:?usage: session.sh GGUF [model] [awq] [test] [bench]}; shift
-steps=${*:-model awq test bench quality memory}
+steps=${*:-model awq test bench quality tutor memory}
 out=${OUT:-/tmp/gpu-out}; mkdir -p "$out"
 exec > >(tee -a "$out/session.log") 2>&1
 started=$SECONDS; limit=${SESSION_LIMIT_S:-570}
@@ -90,6 +90,17 @@ if want quality 90; then
   timeout $(( $(left) - 10 )) python3 bench/quality_gate.py --backend lmdeploy "${models[@]}" \
     > "$out/bench_quality.json" || echo "== FAILED: quality"
   cat "$out/bench_quality.json"
+fi
+
+if want tutor 120; then
+  for name in awq fp16; do
+    dir=$fp16; [[ $name == awq ]] && dir=$awq
+    [[ -f $dir/config.json ]] || continue
+    (( $(left) > 60 )) || { echo "== SKIP tutor $name: time"; continue; }
+    timeout $(( $(left) - 10 )) python3 bench/tutor_eval.py --backend lmdeploy --model "$dir" --limit 156 \
+      > "$out/bench_tutor_$name.json" || echo "== FAILED: tutor $name"
+    cat "$out/bench_tutor_$name.json"
+  done
 fi
 
 if want memory 60; then

@@ -202,8 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-token-delay", type=float, default=0.005, help="seconds per token of the fake")
     args = parser.parse_args(argv)
 
+    from checker import default_pool
+    from checker.cas_pool import default_cas_pool
     from engine.factory import create_engine
     from ui import UIConfig, build_ui
+
+    # As app.py does: start the checker's and sympy's worker processes while the model loads.
+    threading.Thread(target=lambda: (default_pool().warm_up(), default_cas_pool().warm_up()), daemon=True).start()
 
     settings = EngineSettings(backend=args.backend, model=args.model, model_format=args.model_format,
                               cache_max_entry_count=args.cache_max_entry_count)

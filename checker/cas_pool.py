@@ -80,6 +80,7 @@ def default_cas_pool() -> CasPool:
     global _default
     with _default_lock:
         if _default is None or _default._closed:
-            _default = CasPool(size=min(2, default_size()))
+            # Every chat turn asks sympy about the question: as many workers as the checker's pool (2 to 4).
+            _default = CasPool(size=default_size())
             atexit.register(_default.close)
         return _default

@@ -11,8 +11,6 @@ Not covered: what is computed (``checker.cas``), comparing with a reply (``check
 from __future__ import annotations
 
 import atexit
-import os
-import sys
 import threading
 from typing import Any
 
@@ -23,33 +21,30 @@ _WARM = ("Solve x^2 - 5x + 6 = 0", "Find the derivative of x^3 sin(x)", "Find th
          "Find the limit of sin(x)/x as x approaches 0", "Solve 3x - 7 > 8")
 
 
-def serve(conn: Any, memory_mb: int) -> None:
-    """The CAS worker's entry point: limits, warm-up, then answer questions until told to stop."""
+def _solve_message(message: Any) -> dict[str, Any] | None:
     from checker.cas import solve_problem
-    from checker.worker import _limit_memory
 
-    sys.setrecursionlimit(5000)
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(100_000)
+    try:
+        result = solve_problem(message[0])
+    except MemoryError:
+        result = None
+    except Exception:  # noqa: BLE001 - a sympy bug on odd input means "unknown", never a dead worker
+        result = None
+    return None if result is None else result.to_dict()
+
+
+def _warm_solver() -> None:
+    from checker.cas import solve_problem
+
     for question in _WARM:
         solve_problem(question)
-    _limit_memory(memory_mb)
-    conn.send(("ready", os.getpid()))
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        problem = message[0]
-        try:
-            result = solve_problem(problem)
-        except MemoryError:
-            result = None
-        except Exception:  # noqa: BLE001 - a sympy bug on odd input means "unknown", never a dead worker
-            result = None
-        conn.send(None if result is None else result.to_dict())
+
+
+def serve(conn: Any, memory_mb: int) -> None:
+    """The CAS worker's entry point: the checker's worker loop, answering questions with sympy."""
+    from checker.worker import serve_requests
+
+    serve_requests(conn, memory_mb, _warm_solver, _solve_message)
 
 
 class CasPool(CheckerPool):

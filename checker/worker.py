@@ -10,6 +10,8 @@ Not covered: the process pool itself (``checker.pool``), the public API (``check
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import os
 import sys
 from typing import Any
@@ -80,14 +82,13 @@ def _limit_memory(megabytes: int) -> None:
         pass  # not Linux: the time limit still applies
 
 
-def serve(conn: Any, memory_mb: int) -> None:
-    """Worker process entry point (``multiprocessing`` target)."""
+def serve_requests(conn: Any, memory_mb: int, warm: Callable[[], object], handle: Callable[[Any], Any]) -> None:
+    """The loop every worker process runs (the checker's and sympy's): interpreter limits, warm-up, the memory cap,
+    then one reply per message until ``None`` arrives or the pipe closes."""
     sys.setrecursionlimit(5000)
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(100_000)  # numbers up to nodes.MAX_BITS print; larger ones are refused earlier
-    for warm in (("2x+1", "1+x*2"), (r"\frac{\sqrt{3}}{2}", "0.866"), ("x = 2 or x = 3", "{3, 2}"),
-                 ("[1, 2)", "x >= 1"), ("5 cm", "0.05 m")):
-        check_here(*warm, Rules())
+    warm()
     _limit_memory(memory_mb)
     conn.send(("ready", os.getpid()))
     while True:
@@ -97,9 +98,24 @@ def serve(conn: Any, memory_mb: int) -> None:
             return
         if message is None:
             return
-        answer, reference, rules = message
-        try:
-            verdict = check_here(answer, reference, Rules(**rules))
-        except MemoryError:
-            verdict = Verdict(False, feedback.refused("too_large"), reason="too_large")
-        conn.send(verdict.to_dict())
+        conn.send(handle(message))
+
+
+def _check_message(message: Any) -> dict[str, Any]:
+    answer, reference, rules = message
+    try:
+        verdict = check_here(answer, reference, Rules(**rules))
+    except MemoryError:
+        verdict = Verdict(False, feedback.refused("too_large"), reason="too_large")
+    return verdict.to_dict()
+
+
+def _warm_checks() -> None:
+    for warm in (("2x+1", "1+x*2"), (r"\frac{\sqrt{3}}{2}", "0.866"), ("x = 2 or x = 3", "{3, 2}"),
+                 ("[1, 2)", "x >= 1"), ("5 cm", "0.05 m")):
+        check_here(*warm, Rules())
+
+
+def serve(conn: Any, memory_mb: int) -> None:
+    """Worker process entry point (``multiprocessing`` target)."""
+    serve_requests(conn, memory_mb, _warm_checks, _check_message)

@@ -52,6 +52,16 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads(cores: int) -> int:
+    """llama.cpp threads: all cores but one, which is left to the app (Gradio, the checker's worker process).
+
+    Measured on 2 cores (docs/cpu-backend.md): 2 threads decode at 57 tokens/s on an idle machine but fall to 1-20
+    when one other process keeps a core busy, because llama.cpp's threads wait for each other at every operation;
+    1 thread gives 42 idle and 33-36 under the same load, and evaluates long prompts at least as fast as 2.
+    """
+    return max(1, cores - 1)
+
+
 def gguf_weight_format(metadata: Mapping[str, str]) -> str:
     """``"GGUF Q4_K_M"`` from the GGUF's ``general.file_type`` (named by the ``gguf`` package's enum)."""
     from gguf import LlamaFileType
@@ -91,7 +101,14 @@ class _Job:
 class LlamaCppEngine(Engine):
     """llama.cpp on the CPU, one generation at a time, the rest queued (FIFO) with their position shown."""
 
-    def __init__(self, gguf_path: Path, settings: EngineSettings, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        gguf_path: Path,
+        settings: EngineSettings,
+        progress: Progress | None = None,
+        *,
+        threads: int | None = None,  # None: ``default_threads`` (benchmarks pass a number to compare)
+    ) -> None:
         gguf_path = Path(gguf_path)
         if not gguf_path.is_file():
             raise ModelUnavailableError(
@@ -109,14 +126,15 @@ class LlamaCppEngine(Engine):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self._cores = cpu_cores()
+        n_threads = threads or default_threads(self._cores)
         if progress:
-            progress(0.0, f"Loading {gguf_path.name} with llama.cpp on {self._cores} CPU cores")
+            progress(0.0, f"Loading {gguf_path.name} with llama.cpp ({n_threads} threads on {self._cores} cores)")
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(gguf_path),
                 n_ctx=settings.session_len,
-                n_threads=self._cores,
-                n_threads_batch=self._cores,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
                 n_gpu_layers=0,
                 verbose=False,
             )
@@ -150,7 +168,7 @@ class LlamaCppEngine(Engine):
             weight_format=gguf_weight_format(meta),
             device=f"CPU ({self._cores} cores)",
             max_concurrency=1,
-            extra={"gguf": str(gguf_path), "n_ctx": str(self._n_ctx), "threads": str(self._cores)},
+            extra={"gguf": str(gguf_path), "n_ctx": str(self._n_ctx), "threads": str(n_threads)},
         )
         if progress:
             progress(1.0, f"llama.cpp ready: {self.info.status_line()}")

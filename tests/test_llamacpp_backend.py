@@ -70,13 +70,21 @@ def test_weight_format_from_gguf_file_type(file_type, expected):
     assert gguf_weight_format(meta) == expected
 
 
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (4, 3), (16, 15)])
+def test_threads_leave_one_core_to_the_app(cores, threads):
+    from engine.llamacpp_backend import default_threads
+
+    assert default_threads(cores) == threads
+
+
 @pytest.mark.model
 def test_info_describes_what_runs(engine):
-    from engine.llamacpp_backend import cpu_cores
+    from engine.llamacpp_backend import cpu_cores, default_threads
 
     assert engine.info.backend == "llama.cpp (CPU)"
     assert engine.info.weight_format == "GGUF Q4_K_M"
     assert engine.info.device == f"CPU ({cpu_cores()} cores)"
+    assert engine.info.extra["threads"] == str(default_threads(cpu_cores()))
     assert engine.info.max_concurrency == 1
 
 

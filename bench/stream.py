@@ -57,7 +57,12 @@ class CountingEngine(Engine):
 
 
 def _messages(i: int) -> list[dict[str, str]]:
-    return [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
+    """What the engine alone is asked: the app's default (step-by-step) system prompt too, so that both paths read
+    a prompt of about the same length (the app also adds sympy's grounding note where it has one)."""
+    import tutor
+
+    return [{"role": "system", "content": tutor.system_prompt(tutor.STEPS, "en")},
+            {"role": "user", "content": PROMPTS[i % len(PROMPTS)]}]
 
 
 async def _engine_alone(engine: CountingEngine, users: int, params: GenParams) -> dict[str, float]:

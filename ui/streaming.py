@@ -7,12 +7,16 @@ text is passed on at once (time to first token) and the end always is. Not cover
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from engine.base import Chunk
+from engine.errors import AppError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,22 +36,34 @@ async def coalesce(chunks: AsyncIterator[Chunk], interval: float = 0.05) -> Asyn
     """
     text, tokens, last, sent_text = "", 0, 0.0, False
     position: int | None = None
-    async with aclosing(chunks) as stream:
-        async for chunk in stream:
-            text += chunk.text
-            tokens += chunk.tokens
-            if chunk.finish_reason is not None:
-                yield ReplyUpdate(text, tokens, None, chunk.finish_reason, chunk.error)
-                return
-            if chunk.queue_position is not None and chunk.queue_position != position:
-                position = chunk.queue_position
-                yield ReplyUpdate(text, tokens, position)
-                continue
-            if chunk.queue_position is None:
-                position = None
-            now = time.monotonic()
-            if chunk.text and (not sent_text or now - last >= interval):
-                sent_text, last = True, now
-                yield ReplyUpdate(text, tokens)
+    try:
+        async with aclosing(chunks) as stream:
+            async for chunk in stream:
+                text += chunk.text
+                tokens += chunk.tokens
+                if chunk.finish_reason is not None:
+                    yield ReplyUpdate(text, tokens, None, chunk.finish_reason, chunk.error)
+                    return
+                if chunk.queue_position is not None and chunk.queue_position != position:
+                    position = chunk.queue_position
+                    yield ReplyUpdate(text, tokens, position)
+                    continue
+                if chunk.queue_position is None:
+                    position = None
+                now = time.monotonic()
+                if chunk.text and (not sent_text or now - last >= interval):
+                    sent_text, last = True, now
+                    yield ReplyUpdate(text, tokens)
+    except Exception as err:  # the engine crashed mid-reply: end this reply with a notice; the next one works
+        log.exception("engine stream failed")
+        yield ReplyUpdate(text, tokens, None, "error", crash_message(err))
+        return
     # The engine ended without a final chunk: report what we have.
     yield ReplyUpdate(text, tokens, None, "stop")
+
+
+def crash_message(err: BaseException) -> str:
+    """What the student reads when the engine raised instead of ending the reply with an error chunk."""
+    if isinstance(err, AppError):
+        return str(err)
+    return f"The model stopped unexpectedly ({type(err).__name__})."

@@ -64,8 +64,13 @@ def serve_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--lock-tutor-mode", action="store_true",
                         default=_env("LOCK_TUTOR_MODE", "") not in ("", "0", "false"),
                         help="students cannot switch the tutor mode (env TUTOR_LOCK_TUTOR_MODE=1)")
+    parser.add_argument("--grounding", choices=("auto", "on", "off"), default=_env("GROUNDING", "auto"),
+                        help="give sympy's result to the model before it answers, where sympy can work the question "
+                             "out; auto = on for models of 8B parameters or fewer (env TUTOR_GROUNDING). Students "
+                             "can still switch it in the page")
     parser.add_argument("--tp", type=int, default=int(_env("TP", str(int(TP.default)))),
-                        help="tensor-parallel GPUs (lmdeploy)")
+                        help="tensor parallelism: split the model over this many GPUs (lmdeploy backend; 1, 2, 4 or 8, "
+                             "at most the visible GPUs, dividing the model's attention heads; env TUTOR_TP)")
     return parser
 
 
@@ -106,7 +111,8 @@ def serve(args: argparse.Namespace) -> int:
     from tutor import TutorSettings
 
     tutor_settings = TutorSettings(default_mode=args.tutor_mode, locked=args.lock_tutor_mode)
-    demo = build_ui(engine, UIConfig(tutor=tutor_settings), gate=TeacherGate(_teacher_password(args)))
+    grounded = {"auto": None, "on": True, "off": False}[args.grounding]
+    demo = build_ui(engine, UIConfig(tutor=tutor_settings, grounded=grounded), gate=TeacherGate(_teacher_password(args)))
     demo.queue(default_concurrency_limit=8)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share)
     return 0

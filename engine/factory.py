@@ -9,6 +9,7 @@ imports lmdeploy's CUDA code and the fake needs no torch at all.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 
 from engine.base import Engine
@@ -27,6 +28,32 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def visible_gpus() -> int:
+    """CUDA devices this process may use (after ``CUDA_VISIBLE_DEVICES``); 0 without CUDA."""
+    if not cuda_available():
+        return 0
+    import torch
+
+    return int(torch.cuda.device_count())
+
+
+def check_tp(settings: EngineSettings, backend: str, gpus: int) -> None:
+    """Raise :class:`EngineLoadError` when ``settings.tp`` cannot run here; the model's own rules are checked at load."""
+    tp = settings.tp
+    if tp == 1:
+        return
+    if tp & (tp - 1):
+        raise EngineLoadError(f"--tp must be a power of two (1, 2, 4, 8), got {tp}.")
+    if backend != "lmdeploy":
+        raise EngineLoadError(f"--tp {tp} splits the model over {tp} GPUs, which only the lmdeploy backend does; "
+                              f"the {backend} backend runs on one device. Use --tp 1 here.")
+    if tp > gpus:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        where = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
+        raise EngineLoadError(f"--tp {tp} needs {tp} GPUs, but {gpus} {'is' if gpus == 1 else 'are'} visible{where}. "
+                              f"Use --tp {max(1, 1 << (gpus.bit_length() - 1)) if gpus else 1} or make more GPUs visible.")
+
+
 def lmdeploy_installed() -> bool:
     return importlib.util.find_spec("lmdeploy") is not None
 
@@ -36,8 +63,15 @@ def llamacpp_installed() -> bool:
 
 
 def choose_backend(settings: EngineSettings, *, cuda: bool | None = None, lmdeploy: bool | None = None,
-                   llamacpp: bool | None = None) -> str:
+                   llamacpp: bool | None = None, gpus: int | None = None) -> str:
     """The backend to build. Explicit choices are honoured; an impossible one raises :class:`EngineLoadError`."""
+    backend = _choose_backend(settings, cuda=cuda, lmdeploy=lmdeploy, llamacpp=llamacpp)
+    check_tp(settings, backend, visible_gpus() if gpus is None else gpus)
+    return backend
+
+
+def _choose_backend(settings: EngineSettings, *, cuda: bool | None, lmdeploy: bool | None,
+                    llamacpp: bool | None) -> str:
     cuda = cuda_available() if cuda is None else cuda
     lmdeploy = lmdeploy_installed() if lmdeploy is None else lmdeploy
     llamacpp = llamacpp_installed() if llamacpp is None else llamacpp

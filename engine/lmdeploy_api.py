@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,13 +164,24 @@ def render_prompt(model_dir: Path, messages: Sequence[Message], *, trust_remote_
     return str(template.messages2prompt([dict(m) for m in messages]))
 
 
+# NVLink multicast (NVLS) stays off for multi-GPU runs: the lent GPU hosts do not support it reliably, and NCCL,
+# torch's symmetric memory and NVSHMEM each have their own switch. Set in os.environ before lmdeploy starts, so the
+# processes it spawns (PyTorch engine workers with tp > 1) inherit them.
+MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+
+
+def disable_nvlink_multicast() -> None:
+    os.environ.update(MULTICAST_OFF)
+
+
 def create_pipeline(model_dir: Path, backend_config: Any, *, trust_remote_code: bool = False) -> Any:
     """Start the engine (weights to the GPU, KV cache allocated) and return lmdeploy's ``Pipeline``.
 
     The pipeline owns an asyncio event loop in a daemon thread of its own, and its AsyncEngine is bound to that
     loop (see :func:`engine_loop`). Call from code under ``if __name__ == "__main__":``: with tp > 1 the PyTorch
-    engine starts worker processes.
+    engine starts worker processes (which inherit :data:`MULTICAST_OFF`).
     """
+    disable_nvlink_multicast()
     from lmdeploy import pipeline
 
     return pipeline(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,19 @@ def _weight_label(model_format: str, dtype: str) -> str:
     if model_format == "awq":
         return "AWQ W4A16"
     return {"bfloat16": "bf16", "float16": "fp16"}.get(dtype, dtype)
+
+
+def _tp_problem(model_dir: Path, tp: int) -> str | None:
+    """The model's heads must split evenly over ``tp`` GPUs (TurboMind asserts it deep inside; say it first)."""
+    if tp == 1:
+        return None
+    from engine import memory
+
+    try:
+        shape = memory.ModelShape.from_hf_config(json.loads((model_dir / "config.json").read_text(encoding="utf-8")))
+    except (OSError, KeyError, ValueError, TypeError):
+        return None  # an unusual config: let lmdeploy decide
+    return memory.tp_problem(shape, tp)
 
 
 def _load_error(err: BaseException, model_dir: Path, settings: EngineSettings, backend: str) -> EngineLoadError:
@@ -105,6 +119,9 @@ class LmdeployEngine(Engine):
             raise EngineLoadError(
                 f"--tp {settings.tp} needs {settings.tp} GPUs, but {torch.cuda.device_count()} are visible."
             )
+        problem = _tp_problem(model_dir, settings.tp)
+        if problem:
+            raise EngineLoadError(problem)
         model_format = api.resolve_model_format(model_dir, settings.model_format)
         turbomind = api.turbomind_available() and api.turbomind_supports_model(
             model_dir, trust_remote_code=settings.trust_remote_code
@@ -112,12 +129,13 @@ class LmdeployEngine(Engine):
         config = api.build_backend_config(settings, model_format, turbomind=turbomind)
         backend = "TurboMind" if turbomind else "lmdeploy PyTorch engine"
         report(0.05, f"Starting {backend} with {model_dir.name} ({model_format})")
-        free_before, total = torch.cuda.mem_get_info()
+        free_before = [torch.cuda.mem_get_info(i)[0] for i in range(settings.tp)]
+        total = torch.cuda.mem_get_info(0)[1]
         try:
             self._pipe = api.create_pipeline(model_dir, config, trust_remote_code=settings.trust_remote_code)
         except Exception as err:  # lmdeploy raises plain RuntimeError/AssertionError/ValueError for all of these
             raise _load_error(err, model_dir, settings, backend) from err
-        free_after, _ = torch.cuda.mem_get_info()
+        taken = [before - torch.cuda.mem_get_info(i)[0] for i, before in enumerate(free_before)]
         report(1.0, f"{backend} ready")
 
         self.ignore_eos = ignore_eos
@@ -131,14 +149,16 @@ class LmdeployEngine(Engine):
             "session_len": str(settings.session_len),
             "kv_cache_ratio": f"{kv.ratio:g}",
             "kv_block_tokens": str(kv.block_tokens),
-            "gpu_memory_taken_at_load_mib": str((free_before - free_after) // 2**20),
+            "gpu_memory_taken_at_load_mib": " + ".join(str(t // 2**20) for t in taken),  # per GPU with tp > 1
             "gpu_memory_total_mib": str(total // 2**20),
+            "tp": str(settings.tp),
         }
         if kv.bytes_per_token:
             extra["kv_bytes_per_token"] = str(kv.bytes_per_token)
         if kv.capacity_tokens:
             extra["kv_capacity_tokens"] = str(kv.capacity_tokens)
-        gpus = f" ×{settings.tp}" if settings.tp > 1 else ""
+        gpus = f" ×{settings.tp} (tensor parallel, tp={settings.tp})" if settings.tp > 1 else ""
+        self.tp = settings.tp
         self.info = EngineInfo(
             backend=backend,
             model=display_name or model_dir.name,
@@ -270,8 +290,8 @@ class LmdeployEngine(Engine):
     async def memory_readout(self) -> dict[str, str]:
         """Live KV cache use and GPU memory, for the teacher's view (empty values where lmdeploy gives none)."""
         figures = dict(self.info.extra)
-        free, total = torch.cuda.mem_get_info()
-        figures["gpu_memory_used_mib"] = str((total - free) // 2**20)
+        used = [total - free for free, total in (torch.cuda.mem_get_info(i) for i in range(self.tp))]
+        figures["gpu_memory_used_mib"] = " + ".join(str(u // 2**20) for u in used)  # per GPU with tp > 1
         if not self._closed:
             try:
                 future = api.submit(self._pipe, api.schedule_metrics(self._pipe))

@@ -9,6 +9,11 @@ and lmdeploy's meaning of ``cache_max_entry_count``: the fraction of the GPU mem
 the weights are loaded* that the KV cache takes (lmdeploy > 0.2.1). The cache is carved into blocks of
 ``block_size`` tokens (TurboMind's ``cache_block_seq_len`` and the PyTorch engine's ``block_size``, both 64).
 
+Tensor parallelism (``tp`` GPUs, lmdeploy ``--tp``): each GPU holds 1/tp of the weights (linear layers, embedding
+and LM head are split; norms are tiny) and the KV cache of its share of the KV heads; when there are fewer KV heads
+than GPUs, lmdeploy repeats them, so each GPU holds one. Every figure of a plan with ``tp > 1`` is per GPU, except
+``tokens`` and ``sessions``, which are the whole engine's (each token's KV is spread over the GPUs).
+
 Not covered: measuring memory (the lmdeploy backend reports lmdeploy's own figures where it has them), and
 activation/workspace memory, which is folded into one rough ``RUNTIME_OVERHEAD`` for the catalog's minimum.
 Units: bytes everywhere; ``GiB`` (2**30) and ``GB`` (10**9) are given for display, and callers say which.
@@ -122,9 +127,26 @@ def weight_bytes(shape: ModelShape, fmt: str = "fp16", *, group_size: int = DEFA
     raise SettingsError(f"weight format must be one of {', '.join(WEIGHT_FORMATS)} (got {fmt!r}).")
 
 
-def kv_bytes_per_token(shape: ModelShape, bytes_per_value: float = 2.0) -> float:
-    """2 (K and V) x layers x KV heads x head dim x bytes per value."""
-    return 2 * shape.layers * shape.kv_heads * shape.head_dim * bytes_per_value
+def kv_bytes_per_token(shape: ModelShape, bytes_per_value: float = 2.0, *, tp: int = 1) -> float:
+    """2 (K and V) x layers x KV heads x head dim x bytes per value; with ``tp``, on one GPU of ``tp``."""
+    return 2 * shape.layers * kv_heads_per_gpu(shape, tp) * shape.head_dim * bytes_per_value
+
+
+def tp_problem(shape: ModelShape, tp: int) -> str | None:
+    """Why this model cannot be split over ``tp`` GPUs (TurboMind's rules), or None when it can."""
+    if tp < 1 or tp & (tp - 1):
+        return f"--tp must be a power of two (1, 2, 4, 8), got {tp}."
+    if shape.attention_heads % tp:
+        return (f"--tp {tp} does not divide the model's {shape.attention_heads} attention heads; "
+                f"use a --tp that divides {shape.attention_heads}.")
+    if shape.kv_heads % tp and tp % shape.kv_heads:
+        return f"--tp {tp} and the model's {shape.kv_heads} KV heads do not divide one another."
+    return None
+
+
+def kv_heads_per_gpu(shape: ModelShape, tp: int = 1) -> int:
+    """KV heads each GPU stores: its share, or one (repeated) when there are fewer KV heads than GPUs."""
+    return max(1, shape.kv_heads // tp)
 
 
 def kv_cache_bytes(
@@ -149,6 +171,7 @@ class KVCachePlan:
     tokens: int
     session_len: int
     sessions: int  # sessions of a full ``session_len`` that fit in the cache at once
+    tp: int = 1  # GPUs: with tp > 1 the byte figures are per GPU (see the module docstring)
 
 
 def plan_kv_cache(
@@ -160,17 +183,24 @@ def plan_kv_cache(
     session_len: int,
     block_size: int = DEFAULT_BLOCK_SIZE,
     bytes_per_value: float = 2.0,
+    tp: int = 1,
 ) -> KVCachePlan:
     """Split ``free_bytes`` (GPU memory free before the model loads) the way lmdeploy does.
 
     The weights come first; the KV cache then takes ``cache_max_entry_count`` of what is left, in whole blocks.
+    With ``tp > 1``, ``free_bytes`` is one GPU's free memory and ``weights`` the whole model's; the plan's byte
+    figures are per GPU.
     """
+    problem = tp_problem(shape, tp)
+    if problem:
+        raise SettingsError(problem)
     if not 0 < cache_max_entry_count <= 1:
         raise SettingsError(f"cache_max_entry_count must be above 0 and at most 1 (got {cache_max_entry_count!r}).")
     if session_len <= 0 or block_size <= 0:
         raise SettingsError("session_len and block_size must be positive.")
+    weights = math.ceil(weights / tp)
     free_after = max(0, free_bytes - weights)
-    per_token = kv_bytes_per_token(shape, bytes_per_value)
+    per_token = kv_bytes_per_token(shape, bytes_per_value, tp=tp)
     blocks = int(free_after * cache_max_entry_count // (per_token * block_size))
     kv = math.ceil(blocks * block_size * per_token)
     return KVCachePlan(
@@ -185,6 +215,7 @@ def plan_kv_cache(
         tokens=blocks * block_size,
         session_len=session_len,
         sessions=blocks // math.ceil(session_len / block_size),
+        tp=tp,
     )
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine, from the repo root: the real-model session (runbook: scripts/gpu/README.md).
-#   bash scripts/gpu/session.sh GGUF [STEP ...]     steps: model awq test bench quality tutor memory (default: all)
+#   bash scripts/gpu/session.sh GGUF [STEP ...]
+#   steps: model awq test bench quality tutor memory load tp (default: model awq test bench quality tutor memory)
 # Needs /tmp/gpu_env.sh from an earlier call (scripts/gpu/device_setup.sh) and the default GGUF at GGUF (sent in
 # chunks). Everything is logged under $OUT (at most 8 files come back): session.log, pytest_gpu.log,
 # gpu_report.jsonl, bench_*.json, nvidia-smi.txt. Models and caches stay in /tmp (kept while the machine is warm),
@@ -9,6 +10,8 @@
 set -uo pipefail
 gguf=${1:?usage: session.sh GGUF [model] [awq] [test] [bench]}; shift
 steps=${*:-model awq test bench quality tutor memory}
+# NVLink multicast stays off, here and in every process lmdeploy starts (engine.lmdeploy_api sets them too).
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 out=${OUT:-/tmp/gpu-out}; mkdir -p "$out"
 exec > >(tee -a "$out/session.log") 2>&1
 started=$SECONDS; limit=${SESSION_LIMIT_S:-570}
@@ -108,6 +111,23 @@ if want memory 60; then
     [[ -f $d/config.json ]] || continue
     timeout $(( $(left) - 5 )) python3 scripts/gpu/memory_probe.py "$d" 0.2 0.5 | tee -a "$out/gpu_report.jsonl"
   done
+fi
+if want load 120; then
+  # 64 students over loopback through the live app (bench/load.py), W4A16 under TurboMind.
+  if [[ -f $awq/config.json ]]; then
+    timeout $(( $(left) - 10 )) python3 bench/load.py --backend lmdeploy --model "$awq" --students ${LOAD_STUDENTS:-64} \
+      --turns ${LOAD_TURNS:-2} --max-new-tokens ${LOAD_TOKENS:-256} --duration-limit ${LOAD_SECONDS:-120} \
+      > "$out/bench_load.json" || echo "== FAILED: load"
+    cat "$out/bench_load.json"
+  fi
+fi
+
+if want tp 150; then
+  # tp=1 and tp=2 under TurboMind: the default model (W4A16) and a random-weight Qwen2-7B-shaped fp16 model.
+  models=(); [[ -f $awq/config.json ]] && models+=(--model "default-w4a16=$awq")
+  [[ -f $fp16/config.json ]] && models+=(--model "default-bf16=$fp16")
+  timeout $(( $(left) - 10 )) python3 scripts/gpu/tp_bench.py "${models[@]}" --random-7b /tmp/random-qwen2-7b \
+    --tp ${TP_LIST:-1,2} --users 1,16 --max-new-tokens 256 | tee "$out/bench_tp.jsonl" || echo "== FAILED: tp"
 fi
 nvidia-smi --query-gpu=memory.used,memory.total --format=csv >> "$out/nvidia-smi.txt"
 echo "== done in $((SECONDS - started)) s"

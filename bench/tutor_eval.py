@@ -92,17 +92,28 @@ def bank_verifier(problems: tuple[Problem, ...]) -> dict[str, object]:
     return verifier_scores(pairs)
 
 
-async def run_model(engine: Engine, problems: list[Problem], params: GenParams) -> dict[str, object]:
-    rows = []
-    for p in problems:
-        note = grounding_note(p.statement, "en")
-        plain, t_plain = await answer(engine, p, None, params)
-        grounded, t_grounded = (await answer(engine, p, note, params)) if note else (plain, 0.0)
-        status = verify_solution(p.statement, plain).status
-        rows.append({"id": p.id, "topic": p.topic, "grounded": note is not None, "plain_ok": correct(plain, p),
-                     "grounded_ok": correct(grounded, p), "verifier": status,
-                     "plain_found": extract_final_answer(plain), "seconds": round(t_plain + t_grounded, 1)})
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+async def run_model(engine: Engine, problems: list[Problem], params: GenParams,
+                    concurrency: int = 16) -> dict[str, object]:
+    """Ask each problem twice (plain, grounded); ``concurrency`` problems at a time, as a class would (a GPU engine
+    batches them; a CPU engine queues them). sympy's work runs in threads, off the event loop."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(p: Problem) -> dict[str, object]:
+        async with gate:
+            note = await asyncio.to_thread(grounding_note, p.statement, "en")
+            plain, t_plain = await answer(engine, p, note=None, params=params)
+            grounded, t_grounded = (await answer(engine, p, note, params)) if note else (plain, 0.0)
+        status = (await asyncio.to_thread(verify_solution, p.statement, plain)).status
+        row = {"id": p.id, "topic": p.topic, "grounded": note is not None,
+               "plain_ok": await asyncio.to_thread(correct, plain, p),
+               "grounded_ok": await asyncio.to_thread(correct, grounded, p), "verifier": status,
+               "plain_found": extract_final_answer(plain), "seconds": round(t_plain + t_grounded, 1)}
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        return row
+
+    start = time.perf_counter()
+    rows = list(await asyncio.gather(*(one(p) for p in problems)))
+    wall = time.perf_counter() - start
     with_note = [r for r in rows if r["grounded"]]
     summary = {
         "problems": len(rows), "with_sympy_result": len(with_note),
@@ -112,6 +123,7 @@ async def run_model(engine: Engine, problems: list[Problem], params: GenParams) 
         "accuracy_grounded_where_grounded": ratio(sum(r["grounded_ok"] for r in with_note), len(with_note)),
         "verifier_on_model_replies": verifier_scores([(r["verifier"], r["plain_ok"]) for r in rows]),
         "generation_seconds": round(sum(r["seconds"] for r in rows), 1),
+        "wall_seconds": round(wall, 1), "concurrency": concurrency,
     }
     if summary["accuracy_plain"] is not None:
         summary["grounding_lift_points"] = round(100 * (summary["accuracy_grounded"] - summary["accuracy_plain"]), 1)
@@ -129,6 +141,7 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=640,
                         help="per reply; small models are verbose, and a cut-off reply has no final answer")
     parser.add_argument("--no-model", action="store_true", help="score the verifier on the bank only")
+    parser.add_argument("--concurrency", type=int, default=16, help="problems in flight at once")
     args = parser.parse_args(argv)
 
     bank = default_bank()
@@ -150,7 +163,7 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
         problems = pick(bank.problems, args.limit, args.only_grounded)
         loop = asyncio.new_event_loop()
         try:
-            report["model_eval"] = loop.run_until_complete(run_model(engine, problems, params))
+            report["model_eval"] = loop.run_until_complete(run_model(engine, problems, params, args.concurrency))
         finally:
             loop.run_until_complete(engine.close())
             loop.close()

@@ -96,12 +96,13 @@ class ChatHandlers:
     async def respond(
         self, message: str, history: list[dict[str, Any]] | None, temperature: float, top_p: float,
         max_new_tokens: float, mode: str | None = None, problem_id: str | None = None, released: bool = False,
-        raw: list[str] | None = None, request: gr.Request | None = None,
+        raw: list[str] | None = None, grounded: bool | None = None, request: gr.Request | None = None,
     ) -> AsyncIterator[tuple[list[dict[str, Any]], str, bool, list[str]]]:
         """Yield (chat history, textbox text, answer released, unredacted replies) while the reply streams.
 
         The tutor plans the turn (mode prompt, sympy grounding, Socratic withholding); the reply streams redacted
-        where the answer is withheld, and ends with sympy's verdict badge.
+        where the answer is withheld, and ends with sympy's verdict badge. ``grounded`` is the student's grounding
+        checkbox (None: the deployment's default).
         """
         history, raw, released = list(history or []), list(raw or []), bool(released)
         params = self._admit(message, temperature, top_p, max_new_tokens, request)
@@ -118,7 +119,8 @@ class ChatHandlers:
             released = await asyncio.to_thread(tutor.student_answer_released, text, problem=problem,
                                                last_reply=raw[-1] if raw else None, question=question)
         plan = await asyncio.to_thread(tutor.plan_turn, text, settings=settings, requested_mode=mode,
-                                       problem=question, released=released, grounded=self.grounded)
+                                       problem=question, released=released,
+                                       grounded=self.grounded if grounded is None else bool(grounded))
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
         yield history, "", released, raw
@@ -223,9 +225,10 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
 
             build_engine_panel(engine, gate or TeacherGate(None), load_catalog(), status)
 
-        panel = build_tutor_panel(handlers.bank, config.tutor)
+        panel = build_tutor_panel(handlers.bank, config.tutor, grounded=handlers.grounded)
         raw = gr.State([])  # the tutor's unredacted replies, for the answer-release check
-        inputs = [textbox, chatbot, temperature, top_p, max_tokens, panel.mode, panel.problem_id, panel.released, raw]
+        inputs = [textbox, chatbot, temperature, top_p, max_tokens, panel.mode, panel.problem_id, panel.released, raw,
+                  panel.grounding]
         outputs = [chatbot, textbox, panel.released, raw]
         submit = textbox.submit(handlers.respond, inputs, outputs, api_name="chat",
                                 concurrency_limit=limit, concurrency_id="chat")

@@ -26,10 +26,11 @@ from ui.render import LATEX_DELIMITERS
 _LABELS = {
     "en": {"title": "Practice and tutor mode", "mode": "Tutor mode", "topic": "Topic", "difficulty": "Difficulty",
            "any_topic": "Any topic", "any": "Any", "new": "New problem", "hint": "Hint", "answer": "Your answer",
-           "submit": "Submit answer", "locked": " (set by your teacher)"},
+           "submit": "Submit answer", "locked": " (set by your teacher)",
+           "grounding": "Let sympy work the problem out first and tell the tutor (fewer wrong answers)"},
     "zh": {"title": "练习与辅导模式", "mode": "辅导模式", "topic": "主题", "difficulty": "难度", "any_topic": "全部主题",
            "any": "全部", "new": "换一题", "hint": "提示", "answer": "你的答案", "submit": "提交答案",
-           "locked": "（由老师设定）"},
+           "locked": "（由老师设定）", "grounding": "先让 sympy 算出答案并告诉辅导老师（减少错误答案）"},
 }
 
 
@@ -100,6 +101,7 @@ class TutorPanel:
     hint_book: gr.BrowserState
     progress: gr.BrowserState
     released: gr.State
+    grounding: gr.Checkbox  # give sympy's result to the model before it answers ("tool-grounded")
     problem_md: gr.Markdown
     hints_md: gr.Markdown
     feedback_md: gr.Markdown
@@ -113,7 +115,7 @@ class TutorPanel:
 
 
 def build_tutor_panel(bank: Bank, settings: TutorSettings | None = None, *, lang: str = "en",
-                      open: bool = True) -> TutorPanel:
+                      open: bool = True, grounded: bool = True) -> TutorPanel:
     """Add the panel to the Blocks being built."""
     settings = settings or TutorSettings()
     words = _LABELS.get(lang, _LABELS["en"])
@@ -123,6 +125,7 @@ def build_tutor_panel(bank: Bank, settings: TutorSettings | None = None, *, lang
         mode = gr.Radio(settings.choices(lang), value=settings.default_mode, elem_id="tutor-mode",
                         label=words["mode"] + (words["locked"] if settings.locked else ""),
                         interactive=not settings.locked)
+        grounding = gr.Checkbox(value=grounded, label=words["grounding"], elem_id="tutor-grounding")
         with gr.Row():
             topic = gr.Dropdown([(words["any_topic"], ANY)] + [(topics[t], t) for t in bank.topics()], value=ANY,
                                 label=words["topic"], elem_id="tutor-topic", scale=2)
@@ -156,5 +159,5 @@ def build_tutor_panel(bank: Bank, settings: TutorSettings | None = None, *, lang
     if demo is not None:
         demo.load(handlers.load, [problem_id, hint_book, progress], [problem_md, hints_md, progress_md, released],
                   api_visibility="private", queue=False)
-    return TutorPanel(mode, problem_id, hint_book, progress, released, problem_md, hints_md, feedback_md,
+    return TutorPanel(mode, problem_id, hint_book, progress, released, grounding, problem_md, hints_md, feedback_md,
                       progress_md, handlers, bank, settings)

@@ -107,7 +107,9 @@ async def run_model(engine: Engine, problems: list[Problem], params: GenParams,
         row = {"id": p.id, "topic": p.topic, "grounded": note is not None,
                "plain_ok": await asyncio.to_thread(correct, plain, p),
                "grounded_ok": await asyncio.to_thread(correct, grounded, p), "verifier": status,
-               "plain_found": extract_final_answer(plain), "seconds": round(t_plain + t_grounded, 1)}
+               "plain_found": extract_final_answer(plain),
+               "grounded_found": extract_final_answer(grounded) if note else None,
+               "seconds": round(t_plain + t_grounded, 1)}
         print(json.dumps(row), file=sys.stderr, flush=True)
         return row
 

@@ -14,7 +14,7 @@ from checker.text import _balanced_end
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _PHRASE = re.compile(
-    r"(?:\*\*|__)?[ \t]*(?:the[ \t]+)?(?:final[ \t]+)?answer(?:[ \t]+is|[ \t]*[:：])[ \t]*(?:\*\*|__)?[ \t]*[:：]?"
+    r"(?:\*\*|__)?[ \t]*(?:the[ \t]+)?(?:final[ \t]+)?answer(?:\*\*|__)?(?:[ \t]+is|[ \t]*[:：])[ \t]*(?:\*\*|__)?[ \t]*[:：]?"
     r"|最终答案(?:是|为|[:：])|(?<!最终)答案(?:是|为|[:：])",
     re.IGNORECASE)
 _MATH = [("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")]

@@ -38,8 +38,13 @@ class Percent(sympy.Function):
 
     nargs = 1
 
-    def _latex(self, printer: Any) -> str:
-        return printer._print(self.args[0]) + r"\%"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _power(printer._print(self.args[0]) + r"\%", printer, exp)
+
+
+def _power(latex: str, printer: Any, exp: Any) -> str:
+    """sympy's printer passes ``exp`` when the function is raised to a power (``(30°)^2``)."""
+    return latex if exp is None else rf"\left({latex}\right)^{{{exp if isinstance(exp, str) else printer._print(exp)}}}"
 
 
 class Degrees(sympy.Function):
@@ -47,8 +52,8 @@ class Degrees(sympy.Function):
 
     nargs = 1
 
-    def _latex(self, printer: Any) -> str:
-        return printer._print(self.args[0]) + r"^{\circ}"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _power(printer._print(self.args[0]) + r"^{\circ}", printer, exp)
 
 
 class LogBase(sympy.Function):
@@ -56,8 +61,8 @@ class LogBase(sympy.Function):
 
     nargs = 2
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\log_{{{printer._print(self.args[1])}}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _power(rf"\log_{{{printer._print(self.args[1])}}}\left({printer._print(self.args[0])}\right)", printer, exp)
 
 
 class _PlusMinus(sympy.Symbol):

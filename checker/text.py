@@ -51,6 +51,8 @@ def _balanced_end(text: str, start: int, open_ch: str = "{", close_ch: str = "}"
 _WRAPPERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 _BOXED = re.compile(r"^\\(?:boxed|fbox)\s*\{")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# Control characters (not tab or newlines) carry nothing, and the LaTeX reader uses NUL as its own marker.
+_INVISIBLE.update(dict.fromkeys((c for c in range(32) if chr(c) not in "\t\n\r"), None))
 
 
 def clean(text: str) -> str:

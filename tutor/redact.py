@@ -17,6 +17,7 @@ from checker.extract import _BOXED, _PHRASE, _SENTENCE_END
 from checker.text import _balanced_end
 
 HIDDEN_BOXED = r"\boxed{\text{?}}"
+_BARE_BOXED = re.compile(r"\\(?:boxed|fbox)\s*(?:[^\s{\\]|\\[A-Za-z]+)")
 HIDDEN_TEXT = {"en": "🔒 (hidden until you solve it or use every hint)", "zh": "🔒（你解出答案或用完所有提示后显示）"}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _STUDENTS = re.compile(r"(?:your|my|their|own|student's)\s*$|你的\s*$|我的\s*$", re.IGNORECASE)  # not the final answer
@@ -34,7 +35,8 @@ def _hide_boxed(text: str) -> str:
             return "".join(out)
         i = end
     out.append(text[i:])
-    return "".join(out)
+    # KaTeX also boxes an argument without braces (``\boxed3``, ``\boxed\pi``): hide those too.
+    return _BARE_BOXED.sub(lambda _: HIDDEN_BOXED, "".join(out))
 
 
 def _phrase_end(text: str, start: int) -> int:
@@ -77,4 +79,5 @@ def redact_final_answer(text: str, released: bool, lang: str | None = None) -> s
             out.append(hidden)
         i = end
     out.append(text[i:])
-    return "".join(out)
+    # KaTeX also boxes an argument without braces (``\boxed3``, ``\boxed\pi``): hide those too.
+    return _BARE_BOXED.sub(lambda _: HIDDEN_BOXED, "".join(out))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from engine.base import Engine
 from engine.errors import EngineLoadError
@@ -98,8 +99,12 @@ def _choose_backend(settings: EngineSettings, *, cuda: bool | None, lmdeploy: bo
     return settings.backend
 
 
-def create_engine(settings: EngineSettings, progress: Progress | None = None) -> Engine:
-    """Resolve the model (the offline default is assembled on first use) and start the chosen backend."""
+def create_engine(settings: EngineSettings, progress: Progress | None = None, *,
+                  allowed_dirs: Sequence[Path] | None = None) -> Engine:
+    """Resolve the model (the offline default is assembled on first use) and start the chosen backend.
+
+    ``allowed_dirs``: where a local model folder may lie (the teacher panel's factory passes them); None: anywhere
+    (the command line: the operator is trusted)."""
     backend = choose_backend(settings)
     if backend == "fake":
         from engine.fake import FakeEngine
@@ -110,7 +115,7 @@ def create_engine(settings: EngineSettings, progress: Progress | None = None) ->
         from engine.llamacpp_backend import LlamaCppEngine
 
         return LlamaCppEngine(default_gguf_path(progress=progress), settings, progress=progress)
-    model_dir = resolve_model(settings.model, progress=progress)
+    model_dir = resolve_model(settings.model, progress=progress, allowed_dirs=allowed_dirs)
     if backend == "lmdeploy":
         from engine.lmdeploy_backend import LmdeployEngine
 

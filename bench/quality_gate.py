@@ -1,12 +1,14 @@
-"""Quality gate: a short built-in math evaluation of one or more model folders (fp16 vs W4A16), graded by the checker.
+"""Quality gate from the command line: model folders (fp16 vs W4A16) on the built-in math problems. Prints JSON.
 
-    python bench/quality_gate.py --model DIR [--model DIR ...] [--backend auto] [--limit 50]
+    python bench/quality_gate.py --model DIR [--model DIR ...] [--backend auto] [--limit 50] [--store]
 
-About 50 problems with exact answers, generated from a fixed seed (written for this project), are asked of each
-model greedily with a "put the final answer in \\boxed{}" instruction; the final answer is taken with
-``checker.extract_final_answer`` and graded with ``checker.check_answer``. For each model: accuracy, tokens/s over
-the whole run (all problems in flight at once, as a class would be) and the weight files' size on disk. Prints JSON.
-Not covered: the tutoring prompts (bench/tutor_eval.py).
+The core is ``engine.quality.run_gate`` (the teacher's panel runs the same): about 50 problems with exact answers,
+generated from a fixed seed (written for this project), asked greedily with a "put the final answer in \\boxed{}"
+instruction, all in flight at once; graded here with ``checker.extract_final_answer`` and ``checker.check_answer``
+(form "simplified"). Per model: accuracy, tokens/s of that run, tokens/s on a fixed prompt set at 1 and 16
+concurrent streams, weight memory (from config.json) and size on disk, load time. Models are loaded one at a
+time. ``--store`` also writes the result as ``quality.json`` into each model folder that is a quantized build
+(what the model picker shows). Not covered: the tutoring prompts (bench/tutor_eval.py).
 """
 
 from __future__ import annotations
@@ -14,103 +16,90 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-INSTRUCTION = "Solve the problem. Give only a short solution and put the final answer in \\boxed{}."
 
-
-def problems(n: int = 50, seed: int = 2026) -> list[tuple[str, str]]:
-    """(question, reference answer) pairs: arithmetic, fractions, percentages, linear and quadratic equations."""
-    rng = random.Random(seed)
-    out: list[tuple[str, str]] = []
-    makers = [
-        lambda: (lambda a, b: (f"Compute {a} \\times {b}.", str(a * b)))(rng.randint(12, 99), rng.randint(12, 99)),
-        lambda: (lambda a, b: (f"Compute {a} + {b}.", str(a + b)))(rng.randint(100, 999), rng.randint(100, 999)),
-        lambda: (lambda p, n_: (f"What is {p}% of {n_}?", f"{p * n_ / 100:g}"))(rng.choice([10, 15, 20, 25, 40]),
-                                                                                 rng.choice([80, 120, 240, 360])),
-        lambda: (lambda a, b, c: (f"Solve for x: {a}x + {b} = {a * c + b}.", str(c)))(
-            rng.randint(2, 9), rng.randint(1, 20), rng.randint(-9, 9)),
-        lambda: (lambda r, s: (f"Solve x^2 - {r + s}x + {r * s} = 0.", f"x = {r} or x = {s}"))(
-            rng.randint(1, 6), rng.randint(7, 12)),
-        lambda: (lambda a, b: (f"Simplify \\frac{{1}}{{{a}}} + \\frac{{1}}{{{b}}}.", f"{a + b}/{a * b}"))(
-            rng.choice([2, 3, 5, 7]), rng.choice([4, 9, 11, 13])),
-        lambda: (lambda k: (f"What is the derivative of x^{k} with respect to x?", f"{k}*x^{k - 1}"))(
-            rng.randint(2, 9)),
-    ]
-    while len(out) < n:
-        out.append(makers[len(out) % len(makers)]())
-    return out
-
-
-def weight_bytes(model_dir: Path) -> int:
+def weight_bytes_on_disk(model_dir: Path) -> int:
     return sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
 
 
-async def evaluate(engine, items: list[tuple[str, str]], max_new_tokens: int) -> dict[str, object]:
-    import checker
-    from engine.base import GenParams
-
-    params = GenParams(temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens)
-
-    async def one(question: str) -> tuple[str, int]:
-        text, tokens = "", 0
-        messages = [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": question}]
-        async for chunk in engine.stream(messages, params):
-            text, tokens = text + chunk.text, tokens + chunk.tokens
-        return text, tokens
-
-    start = time.perf_counter()
-    replies = await asyncio.gather(*(one(q) for q, _ in items))
-    seconds = time.perf_counter() - start
-    correct, samples = 0, []
-    for (question, reference), (text, _) in zip(items, replies):
-        found = checker.extract_final_answer(text)
-        # form="simplified": restating the question ("27 \\times 52") is not an answer to it.
-        verdict = await asyncio.to_thread(checker.check_answer, found, reference, form="simplified") if found else None
-        ok = bool(verdict and verdict.equivalent)
-        correct += ok
-        if len(samples) < 3:
-            samples.append({"question": question, "reference": reference, "found": found, "correct": ok})
-    tokens = sum(t for _, t in replies)
-    return {"problems": len(items), "correct": correct, "accuracy": round(correct / len(items), 3),
-            "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
-            "samples": samples}
+def label(model_dir: Path, taken: set[str]) -> str:
+    """'W4A16' for an AWQ checkpoint, else 'fp16'; a folder name is added when two models would share one."""
+    try:
+        quant = json.loads((model_dir / "config.json").read_text()).get("quantization_config") or {}
+    except (OSError, ValueError):
+        quant = {}
+    name = "W4A16" if quant.get("quant_method") == "awq" else "fp16"
+    return name if name not in taken else f"{name} ({model_dir.name})"
 
 
 def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     sys.stdout = sys.stderr  # only the JSON goes to stdout
+    try:
+        return _run(argv, out)
+    finally:
+        sys.stdout = out
+
+
+def _run(argv: list[str] | None, out) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", required=True, help="model folder (repeat to compare)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--max-new-tokens", type=int, default=384)
+    parser.add_argument("--speed-tokens", type=int, default=128, help="new tokens per stream in the speed probe")
+    parser.add_argument("--streams", default="1,16", help="concurrent streams for the speed probe")
     parser.add_argument("--cache-max-entry-count", type=float, default=0.5)
+    parser.add_argument("--store", action="store_true", help="write quality.json into quantized build folders")
     args = parser.parse_args(argv)
 
+    import checker
     from engine.factory import create_engine
+    from engine.quality import (
+        Candidate,
+        GateConfig,
+        builtin_problems,
+        config_weight_bytes,
+        final_answer_grader,
+        run_gate,
+        store_result,
+    )
+    from engine.quantize import read_metadata
     from engine.settings import EngineSettings
 
-    items = problems(args.limit)
+    folders = [Path(m) for m in args.model]
+    candidates: dict[str, Candidate] = {}
+    for folder in folders:
+        settings = EngineSettings(backend=args.backend, model=str(folder),
+                                  cache_max_entry_count=args.cache_max_entry_count)
+        candidates[label(folder, set(candidates))] = Candidate(
+            lambda progress, s=settings: create_engine(s, progress), str(folder), config_weight_bytes(folder))
+    config = GateConfig(args.max_new_tokens, args.speed_tokens, tuple(int(s) for s in args.streams.split(",")))
+    problems = builtin_problems(args.limit)
+    grade = final_answer_grader(checker.extract_final_answer, checker.check_answer)
+    result = asyncio.run(run_gate(candidates, problems, grade, config=config,
+                                  problem_set=f"built-in math ({len(problems)} problems)",
+                                  progress=lambda f, text: print(f"[{f:6.1%}] {text}", flush=True)))
     results = []
-    for model in args.model:
-        engine = create_engine(EngineSettings(backend=args.backend, model=model,
-                                              cache_max_entry_count=args.cache_max_entry_count))
-        loop = asyncio.new_event_loop()
-        try:
-            figures = loop.run_until_complete(evaluate(engine, items, args.max_new_tokens))
-        finally:
-            loop.run_until_complete(engine.close())
-            loop.close()
-        results.append({"model": model, "backend": engine.info.backend, "weight_format": engine.info.weight_format,
-                        "device": engine.info.device, "weight_bytes_on_disk": weight_bytes(Path(model)), **figures})
+    for folder, fmt in zip(folders, result.formats):
+        results.append({
+            "model": str(folder), "label": fmt.label, "backend": fmt.backend, "weight_format": fmt.weight_format,
+            "device": fmt.device, "weight_bytes_on_disk": weight_bytes_on_disk(folder),
+            "weight_bytes": fmt.weight_bytes, "problems": fmt.problems, "correct": fmt.correct,
+            "accuracy": None if fmt.accuracy is None else round(fmt.accuracy, 3), "tokens": fmt.tokens,
+            "seconds": fmt.eval_seconds, "tokens_per_s": fmt.eval_tokens_per_s,
+            **{f"tokens_per_s_{s}_stream{'s' if s > 1 else ''}": v for s, v in fmt.tokens_per_s.items()},
+            "load_seconds": fmt.load_seconds, "failed_replies": fmt.failed_replies, "error": fmt.error,
+            "samples": list(fmt.samples),
+        })
+        if args.store and read_metadata(folder) is not None:
+            print(f"stored: {store_result(folder, result)}", flush=True)
     print(json.dumps({"benchmark": "quality_gate", "results": results}, indent=2), file=out)
-    return 0
+    return 0 if not any(f.error for f in result.formats) else 1
 
 
 if __name__ == "__main__":

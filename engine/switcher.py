@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from engine.base import Chunk, Engine, EngineInfo, GenParams, Message, new_request_id
+from engine.errors import AppError, EngineLoadError
 from engine.settings import EngineSettings
 
 Progress = Callable[[float, str], None]
@@ -45,6 +46,11 @@ class EngineSwitcher(Engine):
     @property
     def current(self) -> Engine:
         return self._current
+
+    @property
+    def factory(self) -> EngineFactory:
+        """What builds engines from settings (the quality gate builds its own with it)."""
+        return self._factory
 
     async def stream(self, messages: Sequence[Message], params: GenParams, *, request_id: str | None = None
                      ) -> AsyncIterator[Chunk]:
@@ -78,6 +84,10 @@ class EngineSwitcher(Engine):
             self.switching = True
             try:
                 new = await asyncio.to_thread(self._factory, settings, progress)
+            except AppError:
+                raise
+            except Exception as err:  # a backend that did not map its failure (e.g. torch's out-of-memory error)
+                raise EngineLoadError(f"The new engine failed to start ({type(err).__name__}: {err}).") from err
             finally:
                 self.switching = False
             old, self._current, self.settings = self._current, new, settings

@@ -64,3 +64,36 @@ def test_out_of_range_setting_is_refused_with_its_range():
 def test_memory_readout_for_the_default_model():
     text = memory_readout(EngineSettings(model="default", cache_max_entry_count=0.5), load_catalog())
     assert "Weights fp16 / W4A16" in text and "KV cache per token" in text and "full sessions" in text
+
+
+class ReportingEngine(FakeEngine):
+    """Reports live figures the way engine.lmdeploy_backend.LmdeployEngine.memory_readout does (strings)."""
+
+    def __init__(self, figures=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.figures = figures
+
+    async def memory_readout(self) -> dict[str, str]:
+        if self.figures is None:
+            raise RuntimeError("lmdeploy's scheduler is gone")
+        return self.figures
+
+
+def test_readout_adds_the_running_engines_own_figures():
+    figures = {"lmdeploy": "0.18.0", "gpu_memory_taken_at_load_mib": "41200", "kv_capacity_tokens": "1234567",
+               "cache_usage": "0.25", "active_seqs": "3", "waiting_seqs": "0", "gpu_memory_used_mib": "43000"}
+    settings = EngineSettings(backend="fake", model="default")
+    sw = EngineSwitcher(ReportingEngine(figures), settings, lambda s, p=None: ReportingEngine(None))
+    controls = EngineControls(sw, TeacherGate("teach", step=0), load_catalog())
+    text = asyncio.run(controls.live_readout())
+    assert "| lmdeploy: GPU memory taken at load (weights + KV cache) | 41,200 MiB |" in text
+    assert "| lmdeploy: KV cache capacity | 1,234,567 tokens |" in text
+    assert "| lmdeploy: KV cache in use now | 25% |" in text and "| lmdeploy: replies running now | 3 |" in text
+    assert "KV cache per token" in text  # the computed rows stay
+    # The preview of the running settings shows them too; a different ratio is a plan, without live figures.
+    assert "41,200 MiB" in asyncio.run(controls.preview("default", "", "auto", settings.cache_max_entry_count, 4096))
+    assert "lmdeploy" not in asyncio.run(controls.preview("default", "", "auto", 0.3, 4096))
+    # A backend whose readout fails, or that has none, gets the computed table only.
+    asyncio.run(sw.switch(settings))
+    assert "lmdeploy" not in asyncio.run(controls.live_readout())
+    assert asyncio.run(_controls("teach")[1].live_readout()).count("|---|---|") == 1

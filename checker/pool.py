@@ -117,6 +117,7 @@ class CheckerPool:
             while True:
                 if self._closed:
                     raise PoolClosed("the checker pool is closed")
+                self._drop_dead()
                 if self._idle:
                     return self._pick_idle()
                 if self._running < self.size:
@@ -128,6 +129,15 @@ class CheckerPool:
                         raise
                 if not self._free.wait(timeout=wait):
                     raise CheckTimeout("all checker workers are busy")
+
+    def _drop_dead(self) -> None:
+        """Forget idle workers that died while waiting (killed from outside, e.g. by the kernel's OOM killer), so
+        the call starts a fresh one instead of failing on a dead pipe. Called with the lock held."""
+        for w in [w for w in self._idle if not w.process.is_alive()]:
+            self._idle.remove(w)
+            w.conn.close()
+            self._running -= 1
+            self.killed += 1
 
     def _pick_idle(self) -> _Worker:
         """A warm idle worker if there is one (a replacement may still be importing sympy), else any."""

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -207,13 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-token-delay", type=float, default=0.005, help="seconds per token of the fake")
     args = parser.parse_args(argv)
 
-    from checker import default_pool
-    from checker.cas_pool import default_cas_pool
+    from bench._common import launch_app, machine_info, now_iso, warm_worker_pools
     from engine.factory import create_engine
-    from ui import UIConfig, build_ui
 
-    # As app.py does: start the checker's and sympy's worker processes while the model loads.
-    threading.Thread(target=lambda: (default_pool().warm_up(), default_cas_pool().warm_up()), daemon=True).start()
+    warm_worker_pools()  # as app.py does: the checker's and sympy's worker processes start while the model loads
 
     settings = EngineSettings(backend=args.backend, model=args.model, model_format=args.model_format,
                               cache_max_entry_count=args.cache_max_entry_count)
@@ -228,9 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(_engine_alone(engine, 1, GenParams(0.0, 1.0, 16)))  # warm-up
-    demo = build_ui(engine, UIConfig())
-    demo.queue(default_concurrency_limit=8)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    demo, url = launch_app(engine)
     results = []
     # The server (and the engine) run in this process's event loop thread; clients run in another process.
     import multiprocessing
@@ -254,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({
         "benchmark": "stream",
         "backend": engine.info.backend, "model": engine.info.model, "weight_format": engine.info.weight_format,
-        "device": engine.info.device, "machine": f"{platform.node()} ({os.cpu_count()} CPUs)",
+        "device": engine.info.device, "machine": machine_info(), "date": now_iso(),
         "max_new_tokens": args.max_new_tokens, "load_seconds": round(load_s, 1), "results": results,
     }, indent=2), file=out)
     return 0

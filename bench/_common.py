@@ -1,0 +1,273 @@
+"""Pieces the benchmarks share: the app started in-process the way ``app.py`` serves it, simulated students
+(one ``gradio_client`` each, or browser-like event-stream sessions) holding multi-turn chats with it, a
+description of the machine, percentiles.
+
+A student's turn is recorded as a dict: when it started, when Gradio's queue let it in, the first update (the
+"…" placeholder), the first text that is neither that nor the engine queue's "⏳" notice (time to first token),
+the end, the history the app returned, an error. The students run wherever the caller puts them (the benches use
+a separate process, like real browsers). Not covered: what the figures mean (each ``bench/*.py``), building the
+engine (``engine.factory``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PLACEHOLDER, WAITING = "…", "⏳"  # ui.chat: the bubble before the first text, and the engine queue's notice
+
+
+def warm_worker_pools() -> threading.Thread:
+    """As ``app.py`` does: start the checker's and sympy's worker processes in the background (1-2 s each)."""
+    from checker import default_pool
+    from checker.cas_pool import default_cas_pool
+
+    thread = threading.Thread(target=lambda: (default_pool().warm_up(), default_cas_pool().warm_up()), daemon=True)
+    thread.start()
+    return thread
+
+
+def launch_app(engine: Any, config: Any = None) -> tuple[Any, str]:
+    """The chat page around ``engine`` on a free localhost port, queued as ``app.py`` queues it; returns
+    (demo, url). The caller closes the demo."""
+    from ui import UIConfig, build_ui, launch_options
+
+    config = config or UIConfig()
+    demo = build_ui(engine, config)
+    demo.queue(default_concurrency_limit=8)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
+                            **launch_options(engine, config))
+    return demo, url
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpu_names() -> list[str]:
+    """GPU names from torch.cuda; torch is imported only where an NVIDIA driver is visible (it takes seconds)."""
+    if "torch" not in sys.modules and not (shutil.which("nvidia-smi") or os.path.exists("/dev/nvidiactl")):
+        return []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken CUDA setup is reported as "no GPU", not a crash of the benchmark
+        pass
+    return []
+
+
+def machine_info() -> dict[str, Any]:
+    """Host name, CPU model and cores, GPU names; ``name`` is the short label reports use."""
+    gpus = _gpu_names()
+    cores = os.cpu_count() or 0
+    name = f"{gpus[0]}{f' x{len(gpus)}' if len(gpus) > 1 else ''}" if gpus else f"CPU: {_cpu_model()} ({cores} cores)"
+    return {"name": name, "host": platform.node(), "cpu": _cpu_model(), "cpu_cores": cores, "gpus": gpus,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100, linear interpolation, numpy's default), or ``None`` for no values."""
+    import numpy as np
+
+    good = [v for v in values if v == v]  # NaN marks "never happened"
+    return float(np.percentile(good, q)) if good else None
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+# --- simulated students ------------------------------------------------------------------------------------------
+
+def _observe(turn: dict[str, Any], history: Any, started: float) -> None:
+    """Note the first update, the engine-queue notice and the first real text of a turn's reply."""
+    from ui.render import message_text
+
+    now = time.monotonic() - started
+    turn.setdefault("first_update_s", now)
+    last = history[-1] if history else None
+    if not last or last.get("role") != "assistant":
+        return
+    text = message_text(last.get("content"))
+    if text.startswith(WAITING):
+        turn["engine_queue_notice"] = True
+    elif text and text != PLACEHOLDER and "ttft_s" not in turn:
+        turn["ttft_s"] = now
+
+
+def _new_turn(student: int, k: int, text: str, t0: float) -> dict[str, Any]:
+    return {"student": student, "turn": k, "sent": text, "start_s": time.monotonic() - t0, "history": None,
+            "error": None, "engine_queue_notice": False}
+
+
+def _finish(turn: dict[str, Any], history: Any, box: str, t0: float) -> None:
+    turn["end_s"] = time.monotonic() - t0
+    turn["latency_s"] = turn["end_s"] - turn["start_s"]
+    turn["history"] = history
+    if box == turn["sent"]:
+        turn["error"] = "refused: the app kept the text in the box (rate or length limit)"
+
+
+def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
+                       stop_after: float, grace: float) -> tuple[float, list[dict[str, Any]]]:
+    """One gradio_client per student, each in its own thread; returns (wall seconds, turns)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    running = (Status.PROCESSING, Status.ITERATING, Status.FINISHED)  # out of Gradio's queue
+
+    with ThreadPoolExecutor(8) as ex:  # building a client fetches the app's config: do it before the clock starts
+        clients = list(ex.map(lambda _: Client(url, verbose=False), questions))
+    turns: list[dict[str, Any]] = []
+    extra = (mode,) if mode else ()
+    barrier = threading.Barrier(len(questions) + 1)
+    t0 = 0.0
+
+    def student(i: int) -> None:
+        history: list = []
+        barrier.wait()
+        for k, text in enumerate(questions[i]):
+            if time.monotonic() - t0 >= stop_after:
+                return
+            turn = _new_turn(i, k, text, t0)
+            turns.append(turn)
+            try:
+                job = clients[i].submit(text, history, *params, *extra, api_name="/chat")
+                seen = 0
+                while True:  # polled, not iterated, to see the queue status as well as the outputs
+                    done = job.done()
+                    if job.status().code in running:
+                        turn.setdefault("queue_wait_s", time.monotonic() - t0 - turn["start_s"])
+                    outputs = job.outputs()
+                    for out in outputs[seen:len(outputs)]:
+                        _observe(turn, out[0], t0 + turn["start_s"])
+                    seen = len(outputs)
+                    if done:
+                        break
+                    if time.monotonic() - t0 > stop_after + grace:
+                        job.cancel()
+                        turn["error"] = "unfinished"
+                        return
+                    time.sleep(0.01)
+                history, box = job.result()
+                _finish(turn, history, box, t0)
+            except Exception as err:  # recorded, not raised: a benchmark reports errors as figures
+                turn["error"] = repr(err)
+                return
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    t0 = time.monotonic()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    for c in clients:
+        c.close()
+    return wall, turns
+
+
+def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
+                    stop_after: float, grace: float) -> tuple[float, list[dict[str, Any]]]:
+    """One browser-like session per student speaking Gradio's queue protocol (join, read the event stream), as
+    ``bench.stream._sse_run`` does, but multi-turn and reading the outputs (diffs applied with gradio_client's
+    ``apply_diff``, as the page applies them); returns (wall seconds, turns)."""
+    import httpx
+    from gradio_client.utils import apply_diff
+
+    base = url.rstrip("/")
+    config = httpx.get(f"{base}/config", timeout=30).json()
+    dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
+    kinds = {c["id"]: c.get("type") for c in config["components"]}
+    radio = next((n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == "radio"), None)
+    turns: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+
+    async def one_turn(http: httpx.AsyncClient, turn: dict[str, Any], session: str, history: list) -> None:
+        data: list[Any] = [turn["sent"], history, *params] + [None] * (len(dep["inputs"]) - 5)
+        if radio is not None and mode:
+            data[radio] = mode
+        r = await http.post(f"{base}/gradio_api/queue/join", json={
+            "data": data, "fn_index": dep["id"], "session_hash": session, "event_data": None, "trigger_id": None})
+        r.raise_for_status()
+        event, outputs = r.json().get("event_id"), None
+        async with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as resp:
+            async for line in resp.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("event_id") not in (None, event):
+                    continue
+                kind = msg.get("msg")
+                if kind == "process_starts":
+                    turn.setdefault("queue_wait_s", time.monotonic() - t0 - turn["start_s"])
+                elif kind == "process_generating":
+                    data = msg["output"]["data"]
+                    outputs = list(data) if outputs is None else [apply_diff(o, d) for o, d in zip(outputs, data)]
+                    _observe(turn, outputs[0], t0 + turn["start_s"])
+                elif kind == "process_completed":
+                    if not msg.get("success", True):
+                        raise RuntimeError(str(msg.get("output")))
+                    final = msg["output"]["data"]
+                    _finish(turn, final[0], final[1], t0)
+                    return
+        raise RuntimeError("the event stream ended before the reply was complete")
+
+    async def student(http: httpx.AsyncClient, i: int) -> None:
+        session, history = f"load{i}-{time.time_ns()}", []
+        for k, text in enumerate(questions[i]):
+            if time.monotonic() - t0 >= stop_after:
+                return
+            turn = _new_turn(i, k, text, t0)
+            turns.append(turn)
+            try:
+                left = stop_after + grace - (time.monotonic() - t0)
+                await asyncio.wait_for(one_turn(http, turn, session, history), max(left, 0.001))
+            except asyncio.TimeoutError:
+                turn["error"] = "unfinished"
+                return
+            except Exception as err:  # recorded, not raised: a benchmark reports errors as figures
+                turn["error"] = repr(err)
+                return
+            history = turn["history"]
+
+    async def run_all() -> float:
+        nonlocal t0
+        limits = httpx.Limits(max_connections=2 * len(questions) + 10)
+        async with httpx.AsyncClient(timeout=None, limits=limits) as http:
+            t0 = time.monotonic()
+            await asyncio.gather(*(student(http, i) for i in range(len(questions))))
+            return time.monotonic() - t0
+
+    wall = asyncio.run(run_all())
+    return wall, turns
+
+
+CLIENTS = {"gradio_client": run_gradio_clients, "sse": run_sse_clients}

@@ -1,0 +1,332 @@
+"""Load test: N simulated students hold multi-turn conversations with the live app at once; prints one JSON object.
+
+    .venv/bin/python bench/load.py [--backend auto] [--students 8] [--turns 2] [--max-new-tokens 128]
+                                   [--duration-limit 300] [--client gradio_client|sse] [--tutor-mode steps]
+                                   [--url http://HOST:PORT/]
+
+The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor,
+the worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in a
+separate process, one ``gradio_client`` each (the default) or one browser-like event-stream session each
+(``--client sse``). Each student asks ``--turns`` questions in a row; every later turn sends the history back, as
+the page does. No turn starts after ``--duration-limit`` seconds; turns still running ``--grace`` seconds later
+are abandoned and counted as unfinished.
+
+Every question carries the student's own tag ("Student 17 (tag Q7X2ZK): …"). ``wrong_session`` counts turns whose
+returned history is not exactly that student's own messages in order, whose reply carries another student's tag,
+whose reply is not the text the engine wrote for that student's prompt (in-process app) or, with the fake
+engine, whose echo lacks its own tag; and engine prompts that mix two students' messages. Tokens are counted by
+the engine (``bench.stream.CountingEngine``); the engine's own throughput is measured afterwards by replaying the
+prompts the app sent for the completed turns, straight on the engine, with as many students at once. Targets are
+printed, not asserted. Not covered: single-stream speed (bench/stream.py), the checker (bench/checker.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import (CLIENTS, launch_app, machine_info, ms, now_iso, percentile,  # noqa: E402
+                           warm_worker_pools)
+from bench.stream import CountingEngine  # noqa: E402
+from engine.base import Chunk, GenParams, Message  # noqa: E402
+
+TAG = re.compile(r"\(tag ([A-Z0-9]{6})\)")
+ASKS = ["what is {i} + {n}?", "solve x + {i} = {m}.", "what is the derivative of x^{n}?", "simplify ({i}x + {i})/{i}.",
+        "what is {n} times {i}?"]
+TARGETS = {"gpu": {"students": 64, "errors": 0, "wrong_session": 0, "ttft_p95_ms": 1000, "app_vs_engine_min": 0.8},
+           "cpu": {"students": 8, "errors": 0, "wrong_session": 0}}
+
+
+def plan_questions(students: int, turns: int, seed: int = 7) -> tuple[list[str], list[list[str]]]:
+    """(tags, questions per student): a unique random tag per student, in every question it asks."""
+    rng = random.Random(seed)
+    tags: list[str] = []
+    while len(tags) < students:
+        tag = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=6))
+        if tag not in tags:
+            tags.append(tag)
+    questions = [[f"Student {i} (tag {tag}){': ' if k == 0 else f', question {k + 1}: '}"
+                  + ASKS[(i + k) % len(ASKS)].format(i=i, n=k + 2, m=2 * i + 3) for k in range(turns)]
+                 for i, tag in enumerate(tags)]
+    return tags, questions
+
+
+class RecordingEngine(CountingEngine):
+    """Counts tokens (CountingEngine) and keeps, per request, the prompt, the text and the params it ran with."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.records: list[dict[str, Any]] = []
+
+    async def stream(self, messages: Sequence[Message], params: GenParams, *, request_id: str | None = None
+                     ) -> AsyncIterator[Chunk]:
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        record = {"messages": [dict(m) for m in messages], "params": params, "text": "",
+                  "tags": sorted({t for u in users for t in TAG.findall(u)}), "turn": len(users)}
+        self.records.append(record)
+        async with contextlib.aclosing(super().stream(messages, params, request_id=request_id)) as chunks:
+            async for chunk in chunks:
+                record["text"] += chunk.text
+                yield chunk
+
+
+# --- checks and figures (in this process) -----------------------------------------------------------------------
+
+def check_isolation(turns: list[dict[str, Any]], tags: list[str], questions: list[list[str]],
+                    records: list[dict[str, Any]] | None, echo: bool) -> dict[str, Any]:
+    """Finds replies and histories that landed in the wrong chat. ``records``: the engine's, when in-process."""
+    from ui.render import message_text, to_display
+
+    by_turn = {(r["tags"][0], r["turn"]): r for r in records or () if len(r["tags"]) == 1}
+    texts = {key: to_display(r["text"]).strip() for key, r in by_turn.items() if r["text"].strip()}
+    wrong: list[str] = []
+    checked = {"histories": 0, "replies_matched_engine": 0, "replies_unverified": 0, "echo_tags": 0,
+               "engine_prompts": len(records or ())}
+    for r in records or ():
+        if len(r["tags"]) > 1:
+            wrong.append(f"an engine prompt mixes students {r['tags']}")
+    for t in turns:
+        if t["error"] or t["history"] is None:
+            continue
+        i, k, tag, problems = t["student"], t["turn"], tags[t["student"]], []
+        items = [(m.get("role"), message_text(m.get("content"))) for m in t["history"]]
+        users = [text for role, text in items if role == "user"]
+        replies = [text for role, text in items if role == "assistant"]
+        checked["histories"] += 1
+        if users != [to_display(q.strip()) for q in questions[i][:k + 1]]:
+            problems.append(f"user messages {users!r}")
+        if len(replies) != k + 1:
+            problems.append(f"{len(replies)} replies after {k + 1} turns")
+        last = replies[-1] if replies else ""
+        if set(TAG.findall(last)) - {tag}:
+            problems.append(f"reply carries tags {sorted(set(TAG.findall(last)) - {tag})}")
+        if echo:
+            checked["echo_tags"] += 1
+            if f"(tag {tag})" not in last:
+                problems.append("the echo lacks its own tag")
+        if records is not None:
+            own = texts.get((tag, k + 1))
+            if own is not None and last.startswith(own):
+                checked["replies_matched_engine"] += 1
+            elif any(last.startswith(text) for key, text in texts.items() if key[0] != tag):
+                problems.append("reply is the text the engine wrote for another student")
+            else:
+                checked["replies_unverified"] += 1  # e.g. redacted in Socratic mode: not comparable
+        if problems:
+            wrong.append(f"student {i} turn {k + 1}: " + "; ".join(problems))
+    return {"wrong_session": len(wrong), "wrong_session_first": wrong[:5], "isolation_checks": checked}
+
+
+async def replay_on_engine(engine: CountingEngine, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The app's prompts straight on the engine: one task per student, its turns in order, all students at once."""
+    by_student: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_student.setdefault(",".join(r["tags"]), []).append(r)
+    ttfts: list[float] = []
+
+    async def student(rs: list[dict[str, Any]]) -> None:
+        for r in sorted(rs, key=lambda r: r["turn"]):
+            start, first = time.perf_counter(), None
+            async for chunk in engine.stream(r["messages"], r["params"]):
+                if first is None and chunk.text:
+                    first = time.perf_counter() - start
+            ttfts.append(first if first is not None else float("nan"))
+
+    before, start = engine.tokens, time.perf_counter()
+    await asyncio.gather(*(student(rs) for rs in by_student.values()))
+    wall, tokens = time.perf_counter() - start, engine.tokens - before
+    return {"concurrency": len(by_student), "requests": len(records), "seconds": round(wall, 3), "tokens": tokens,
+            "tokens_per_s": round(tokens / wall, 1) if wall else None,
+            "ttft_p50_ms": ms(percentile(ttfts, 50)), "ttft_p95_ms": ms(percentile(ttfts, 95))}
+
+
+def app_figures(turns: list[dict[str, Any]], wall: float, tokens: int | None) -> dict[str, Any]:
+    done = [t for t in turns if not t["error"]]
+
+    def pct(key: str, q: float) -> float | None:
+        return ms(percentile([t.get(key, float("nan")) for t in done], q))
+
+    return {"seconds": round(wall, 3), "tokens": tokens,
+            "tokens_per_s": round(tokens / wall, 1) if tokens is not None and wall else None,
+            "ttft_p50_ms": pct("ttft_s", 50), "ttft_p95_ms": pct("ttft_s", 95), "ttft_max_ms": pct("ttft_s", 100),
+            "turn_latency_p50_ms": pct("latency_s", 50), "turn_latency_p95_ms": pct("latency_s", 95),
+            "turn_latency_max_ms": pct("latency_s", 100),
+            "gradio_queue_wait_p50_ms": pct("queue_wait_s", 50), "gradio_queue_wait_p95_ms": pct("queue_wait_s", 95),
+            "gradio_queue_wait_max_ms": pct("queue_wait_s", 100),
+            "first_update_p50_ms": pct("first_update_s", 50), "first_update_p95_ms": pct("first_update_s", 95),
+            "engine_queue_notices": sum(t["engine_queue_notice"] for t in turns)}
+
+
+def targets_met(kind: str, result: dict[str, Any]) -> dict[str, bool | None]:
+    want, app = TARGETS[kind], result["app"]
+    met: dict[str, bool | None] = {"students": result["students"] >= want["students"],
+                                   "errors": result["errors"] <= want["errors"],
+                                   "wrong_session": result["wrong_session"] <= want["wrong_session"]}
+    if kind == "gpu":
+        ratio = result["app_vs_engine_throughput"]
+        met["ttft_p95_ms"] = app["ttft_p95_ms"] is not None and app["ttft_p95_ms"] <= want["ttft_p95_ms"]
+        met["app_vs_engine_min"] = None if ratio is None else ratio >= want["app_vs_engine_min"]
+    return met
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="auto", choices=["auto", "fake", "transformers", "llamacpp", "lmdeploy"])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--model-format", default="auto")
+    parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--turns", type=int, default=2, help="questions per student, each sending the history back")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--duration-limit", type=float, default=300.0, help="seconds after which no turn starts")
+    parser.add_argument("--grace", type=float, default=120.0, help="seconds turns in flight may take after that")
+    parser.add_argument("--url", default=None, help="an app already running (then no engine-side figures)")
+    parser.add_argument("--client", default="gradio_client", choices=sorted(CLIENTS))
+    parser.add_argument("--tutor-mode", default=None, choices=["socratic", "steps", "check"],
+                        help="the mode the students pick (and the launched app's default; steps if unset)")
+    parser.add_argument("--cache-max-entry-count", type=float, default=0.5)
+    parser.add_argument("--fake-token-delay", type=float, default=0.005, help="seconds per token of the fake")
+    return parser.parse_args(argv)
+
+
+def _start_app(args: argparse.Namespace, loop: asyncio.AbstractEventLoop
+               ) -> tuple[RecordingEngine, Any, Any, str, float]:
+    """The engine and the page as app.py builds them (switcher, tutor, worker pools); no per-tab rate limit,
+    so that quick simulated turns are not refused. Returns (recording engine, switcher, demo, url, load seconds)."""
+    from engine.factory import create_engine
+    from engine.settings import EngineSettings
+    from engine.switcher import EngineSwitcher
+    from tutor import STEPS, TutorSettings
+    from ui import UIConfig
+
+    pools = warm_worker_pools()
+    settings = EngineSettings(backend=args.backend, model=args.model, model_format=args.model_format,
+                              cache_max_entry_count=args.cache_max_entry_count)
+    start = time.perf_counter()
+    inner = create_engine(settings)
+    load_seconds = round(time.perf_counter() - start, 1)
+    if args.backend == "fake":
+        inner.token_delay = args.fake_token_delay  # type: ignore[attr-defined]
+    engine = RecordingEngine(inner)
+
+    async def warm() -> None:  # the first generation compiles / fills caches: not part of the figures
+        async for _ in engine.stream([{"role": "user", "content": "Hello"}], GenParams(0.0, 1.0, 16)):
+            pass
+
+    loop.run_until_complete(warm())
+    switcher = EngineSwitcher(engine, settings, create_engine)
+    config = UIConfig(tutor=TutorSettings(default_mode=args.tutor_mode or STEPS), requests_per_minute=0)
+    demo, url = launch_app(switcher, config)
+    pools.join()  # the first turns must not pay for starting the checker's and sympy's processes
+    return engine, switcher, demo, url, load_seconds
+
+
+def _remote_status(url: str) -> str | None:
+    """The status line of an app started elsewhere (what it runs), from its page config."""
+    import httpx
+
+    with contextlib.suppress(Exception):
+        for c in httpx.get(f"{url.rstrip('/')}/config", timeout=30).json()["components"]:
+            if c.get("props", {}).get("elem_id") == "status-line":
+                return str(c["props"].get("value", "")).replace("**Running:** ", "")
+    return None
+
+
+def _say(started: float, text: str) -> None:
+    print(f"[{time.perf_counter() - started:7.1f} s] {text}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import multiprocessing
+
+    started = time.perf_counter()
+    tags, questions = plan_questions(args.students, args.turns)
+    params = (0.0, 1.0, args.max_new_tokens)
+    client = CLIENTS[args.client]
+    loop = asyncio.new_event_loop()
+    engine = switcher = demo = load_seconds = None
+    pool = multiprocessing.get_context("spawn").Pool(1)  # the students: another process, like real browsers
+    try:
+        url = args.url
+        if url is None:
+            engine, switcher, demo, url, load_seconds = _start_app(args, loop)
+        _say(started, f"app at {url}; warm-up turn")
+        # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
+        pool.apply(client, (url, [["Warm-up (tag WARMUP): what is 1 + 1?"]], params, args.tutor_mode, 60, 120))
+        if engine is not None:
+            engine.records.clear()
+        _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
+        before = engine.tokens if engine else 0
+        wall, turns = pool.apply(client, (url, questions, params, args.tutor_mode, args.duration_limit, args.grace))
+        tokens = engine.tokens - before if engine else None
+        records = list(engine.records) if engine else None
+        _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
+        checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
+        done = {(tags[t["student"]], t["turn"] + 1) for t in turns if not t["error"]}
+        replay = [r for r in records or () if len(r["tags"]) == 1 and (r["tags"][0], r["turn"]) in done]
+        alone = loop.run_until_complete(replay_on_engine(engine, replay)) if engine and replay else None
+        _say(started, "done")
+    finally:
+        pool.terminate()
+        if demo is not None:
+            demo.close()
+        if switcher is not None:
+            loop.run_until_complete(switcher.close())
+        loop.close()
+    app = app_figures(turns, wall, tokens)
+    ratio = app["tokens_per_s"] / alone["tokens_per_s"] if alone and app["tokens_per_s"] and alone["tokens_per_s"] \
+        else None
+    errors = [t["error"] for t in turns if t["error"] and t["error"] != "unfinished"]
+    machine = machine_info()
+    info = engine.info if engine else None
+    result = {
+        "benchmark": "load", "date": now_iso(), "machine": machine,
+        "backend": info.backend if info else None, "model": info.model if info else None,
+        "weight_format": info.weight_format if info else None, "device": info.device if info else None,
+        "status_line": info.status_line() if info else _remote_status(url),
+        "settings": {"backend": args.backend, "model": args.model, "model_format": args.model_format,
+                     "students": args.students, "turns": args.turns, "max_new_tokens": args.max_new_tokens,
+                     "duration_limit_s": args.duration_limit, "grace_s": args.grace, "client": args.client,
+                     "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],
+                     "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
+                     "load_seconds": load_seconds,
+                     "rate_limit": "off (in-process app)" if not args.url else "the app's"},
+        "students": args.students, "turns_planned": args.students * args.turns, "turns_started": len(turns),
+        "turns_completed": sum(1 for t in turns if not t["error"]),
+        "turns_unfinished": sum(1 for t in turns if t["error"] == "unfinished"),
+        "errors": len(errors), "error_messages": errors[:5], **checks,
+        "app": app, "engine_alone": alone,
+        "app_vs_engine_throughput": round(ratio, 3) if ratio else None,
+        "app_added_ttft_p50_ms": round(app["ttft_p50_ms"] - alone["ttft_p50_ms"], 1)
+        if alone and app["ttft_p50_ms"] is not None and alone["ttft_p50_ms"] is not None else None,
+    }
+    kind = "gpu" if "CUDA" in (result["status_line"] or "") else "cpu"
+    result["targets"] = {kind: TARGETS[kind], "note": "printed, not asserted"}
+    result["targets_met"] = targets_met(kind, result)
+    return result
+
+
+def main(argv: list[str] | None = None, out: Any = None) -> int:
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the benchmark
+    out = out or sys.stdout
+    args = parse_args(argv)
+    with contextlib.redirect_stdout(sys.stderr):  # libraries print progress; only the JSON goes to ``out``
+        result = run(args)
+    print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 from engine.errors import AppError
@@ -64,6 +65,9 @@ def serve_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--lock-tutor-mode", action="store_true",
                         default=_env("LOCK_TUTOR_MODE", "") not in ("", "0", "false"),
                         help="students cannot switch the tutor mode (env TUTOR_LOCK_TUTOR_MODE=1)")
+    parser.add_argument("--log-dir", default=_env("LOG_DIR", "") or None,
+                        help="keep a log of each finished turn for teachers in DIR/conversations-YYYY-MM-DD.jsonl "
+                             "(off by default; env TUTOR_LOG_DIR). Tell students when it is on")
     parser.add_argument("--grounding", choices=("auto", "on", "off"), default=_env("GROUNDING", "auto"),
                         help="give sympy's result to the model before it answers, where sympy can work the question "
                              "out; auto = on for models of 8B parameters or fewer (env TUTOR_GROUNDING). Students "
@@ -94,8 +98,9 @@ def _teacher_password(args: argparse.Namespace) -> str | None:
 
 def serve(args: argparse.Namespace) -> int:
     from engine.factory import create_engine
+    from engine.models import allowed_model_dirs
     from engine.switcher import EngineSwitcher
-    from ui import UIConfig, build_ui
+    from ui import UIConfig, build_ui, launch_options
     from ui.teacher import TeacherGate
 
     import checker
@@ -106,15 +111,25 @@ def serve(args: argparse.Namespace) -> int:
 
     threading.Thread(target=lambda: default_cas_pool().warm_up(), daemon=True).start()
     settings = settings_from_args(args)
-    engine = EngineSwitcher(create_engine(settings, progress=_progress), settings, create_engine)
+    # The page's teacher panel may load models only from the cache, TUTOR_MODEL_DIRS and the start-up model's
+    # folder; the command line may name any folder (SECURITY.md).
+    panel_factory = partial(create_engine, allowed_dirs=allowed_model_dirs(startup_model=settings.model))
+    engine = EngineSwitcher(create_engine(settings, progress=_progress), settings, panel_factory)
     print(f"Engine ready: {engine.info.status_line()}", file=sys.stderr, flush=True)
     from tutor import TutorSettings
 
     tutor_settings = TutorSettings(default_mode=args.tutor_mode, locked=args.lock_tutor_mode)
+    from ui.server_log import ServerLog
+
     grounded = {"auto": None, "on": True, "off": False}[args.grounding]
-    demo = build_ui(engine, UIConfig(tutor=tutor_settings, grounded=grounded), gate=TeacherGate(_teacher_password(args)))
+    password = _teacher_password(args)
+    log = ServerLog(Path(args.log_dir) if args.log_dir else None, redact=[password] if password else [])
+    if args.log_dir:
+        print(f"Logging conversations to {args.log_dir} (--log-dir)", file=sys.stderr, flush=True)
+    config = UIConfig(tutor=tutor_settings, grounded=grounded)
+    demo = build_ui(engine, config, gate=TeacherGate(password), log=log)
     demo.queue(default_concurrency_limit=8)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(engine, config))
     return 0
 
 

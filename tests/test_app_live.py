@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -61,14 +62,28 @@ def test_reply_streams_in_growing_chunks(live):
 
 def test_two_concurrent_clients_each_get_their_own_reply(live):
     engine, _, url = live
-    engine.token_delay = 0.02
+    engine.token_delay = 0.1
+    engine.enqueue()
+    real_stream = engine.stream
+
+    async def stream_when_both_arrived(messages, params, *, request_id=None):
+        # Each reply waits (up to 20 s) until both are inside the engine: if the app serialised them, the first
+        # would wait in vain and peak_active would stay 1.
+        async for chunk in real_stream(messages, params, request_id=request_id):
+            for _ in range(400):
+                if engine.active_requests() >= 2 or engine.peak_active >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            yield chunk
+
+    engine.stream = stream_when_both_arrived
     results: dict[str, str] = {}
+    clients = {name: Client(url, verbose=False) for name in ("alice", "bob")}  # connected first: asks overlap
 
     def ask(name: str) -> None:
-        client = Client(url, verbose=False)
-        out = client.predict(f"I am {name}", [], 0.7, 0.9, 1024, api_name="/chat")
+        out = clients[name].predict(f"I am {name}", [], 0.7, 0.9, 1024, api_name="/chat")
         results[name] = _assistant_text(out[0])
-        client.close()
+        clients[name].close()
 
     threads = [threading.Thread(target=ask, args=(n,)) for n in ("alice", "bob")]
     for t in threads:
@@ -178,3 +193,18 @@ def test_closing_the_connection_aborts_the_generation_in_the_engine(live):
     while time.monotonic() < deadline and not engine.finished:
         time.sleep(0.1)
     assert list(engine.finished.values()) == ["abort"] and engine.active_requests() == 0
+
+
+def test_the_apps_notes_and_badges_do_not_go_back_to_the_model():
+    from ui.chat import to_engine_messages
+
+    history = [
+        {"role": "user", "content": "Solve x + 1 = 3"},
+        {"role": "assistant", "content": "So x = 2.\n\n$x=2$\n\n✅ Verified by sympy ✓"},
+        {"role": "user", "content": "⚠️ my own warning sign stays"},
+        {"role": "assistant", "content": "Partial\n\n*(Stopped.)*"},
+        {"role": "assistant", "content": "Cut\n\n⚠️ The teacher switched the model. Your message is kept: send it again."},
+        {"role": "assistant", "content": "\n\n⚠️ The model stopped with an error. Your message is kept: send it again."},
+    ]
+    assert [m["content"] for m in to_engine_messages("", history)] == [
+        "Solve x + 1 = 3", "So x = 2.\n\n$x=2$", "⚠️ my own warning sign stays", "Partial", "Cut"]

@@ -1,5 +1,5 @@
 """Tensor parallelism (--tp) on the CPU side: validation against the backend, the visible GPUs and the model's heads,
-the per-GPU memory arithmetic, and NVLink multicast kept off. The GPU runs are tests/gpu/test_tensor_parallel.py."""
+the per-GPU memory arithmetic, and NVLink multicast kept off. The GPU runs are tests/gpu/test_lmdeploy_tensor_parallel.py."""
 
 from __future__ import annotations
 
@@ -101,3 +101,15 @@ def test_nvlink_multicast_is_switched_off_before_lmdeploy_starts(monkeypatch: py
     lmdeploy_api.disable_nvlink_multicast()
     assert {name: os.environ[name] for name in lmdeploy_api.MULTICAST_OFF} == {
         "NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+
+
+def test_the_teachers_memory_readout_is_per_gpu_with_tp(tiny_model_dir) -> None:
+    from engine.catalog import load_catalog
+    from ui.engine_panel import memory_readout
+
+    catalog = load_catalog()
+    one = memory_readout(EngineSettings(model=str(tiny_model_dir)), catalog)
+    two = memory_readout(EngineSettings(model=str(tiny_model_dir), tp=2), catalog)
+    assert "each of" not in one and "tensor parallel over 2 GPUs" in two
+    assert "KV cache per token (each of 2 GPUs)" in two and "× 1 KV heads" in two  # 2 KV heads, one per GPU
+    assert "attention heads" in memory_readout(EngineSettings(model=str(tiny_model_dir), tp=8), catalog)

@@ -7,8 +7,9 @@ event; cancellation closes the engine stream, which aborts the generation inside
 an engine library or creates an engine: ``app.py`` does. The teacher's engine panel is ``ui.engine_panel``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Gradio reads the handlers' type hints on every call
+# (gradio.helpers.special_args -> typing.get_type_hints), and string annotations would be evaluated each time
+# (measured: the largest single cost on the server's event loop with 64 students).
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,13 +20,17 @@ import gradio as gr
 import tutor
 from engine.base import Engine, GenParams, new_request_id
 from engine.errors import AppError
+from engine.metrics import MeteredEngine
 from engine.switcher import EngineSwitcher
 from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
 from ui.check_panel import build_check_panel
+from ui.export import build_export_row
 from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
-from ui.streaming import ReplyUpdate, coalesce
+from ui.streaming import ReplyUpdate, coalesce, shared_interval
 from ui.limits import RateLimiter
+from ui.server_log import ServerLog
 from ui.teacher import TeacherGate
+from ui.teacher_view import build_teacher_view
 from ui.tutor_panel import build_tutor_panel
 from tutor.modes import STEPS, TutorSettings
 
@@ -43,6 +48,7 @@ EXAMPLES = [
 class UIConfig:
     title: str = "Math Tutor"
     yield_interval: float = 0.05  # seconds between updates sent to the browser (see ui.streaming)
+    updates_per_second: float = 400  # for the whole process: many streams -> fewer updates each (0 = no limit)
     max_message_chars: int = MAX_MESSAGE_CHARS
     requests_per_minute: int = 20  # per browser session; 0 = no limit
     tutor: TutorSettings = field(default_factory=lambda: TutorSettings(default_mode=STEPS))  # teacher's default
@@ -50,12 +56,26 @@ class UIConfig:
     concurrency_limit: int | None = None  # None: the engine's max_concurrency, at least WAITING_ROOM
 
 
+# What the app adds under a reply (see render_reply and tutor.grounding.BADGES): notices and sympy's badge are for
+# the student, so they are taken off before the history goes back to the model.
+_APP_NOTES = ("*(The reply reached the maximum length.", "*(Stopped.)*", "⚠️ ", "✅ ", "❌ ")
+
+
+def strip_app_notes(text: str) -> str:
+    """The reply without the app's trailing notes and badge (each is a paragraph of its own at the end)."""
+    paragraphs = text.split("\n\n")
+    while len(paragraphs) > 1 and paragraphs[-1].startswith(_APP_NOTES):
+        paragraphs.pop()
+    return "\n\n".join(paragraphs)
+
+
 def to_engine_messages(system_prompt: str, history: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """Chat history (display form) as the model should see it, after the system prompt."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     for item in history:
         role = item.get("role")
-        text = to_model_text(message_text(item.get("content")))
+        text = message_text(item.get("content"))
+        text = to_model_text(strip_app_notes(text) if role == "assistant" else text)
         if role in ("user", "assistant") and text and not (item.get("metadata") or {}).get("title"):
             messages.append({"role": role, "content": text})
     return messages
@@ -85,9 +105,10 @@ def user_error(err: BaseException) -> str:
 class ChatHandlers:
     """The page's event handlers, plain async functions over an engine (testable without a browser)."""
 
-    def __init__(self, engine: Engine, config: UIConfig) -> None:
+    def __init__(self, engine: Engine, config: UIConfig, log: ServerLog | None = None) -> None:
         self.engine = engine
         self.config = config
+        self.log = log or ServerLog(None)  # the optional teachers' log (off unless --log-dir)
         self.limiter = RateLimiter(config.requests_per_minute)
         self.bank = tutor.default_bank()
         self.grounded = tutor.grounding_default(engine.info.model) if config.grounded is None else config.grounded
@@ -95,16 +116,20 @@ class ChatHandlers:
 
     async def respond(
         self, message: str, history: list[dict[str, Any]] | None, temperature: float, top_p: float,
-        max_new_tokens: float, mode: str | None = None, problem_id: str | None = None, released: bool = False,
-        raw: list[str] | None = None, grounded: bool | None = None, request: gr.Request | None = None,
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], str, bool, list[str]]]:
+        max_new_tokens: float, mode: str | None = None, problem_id: str | None = None,
+        released: bool | str = False, raw: list[str] | None = None, grounded: bool | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str, bool | str, list[str]]]:
         """Yield (chat history, textbox text, answer released, unredacted replies) while the reply streams.
 
         The tutor plans the turn (mode prompt, sympy grounding, Socratic withholding); the reply streams redacted
         where the answer is withheld, and ends with sympy's verdict badge. ``grounded`` is the student's grounding
-        checkbox (None: the deployment's default).
+        checkbox (None: the deployment's default). ``released`` is True for a practice problem whose answer may
+        be shown (the panel resets it per problem), or, for a question typed in the chat, that question's text:
+        a new question withholds its answer again.
         """
-        history, raw, released = list(history or []), list(raw or []), bool(released)
+        history, raw = list(history or []), list(raw or [])
+        released = released if isinstance(released, str) else bool(released)
         params = self._admit(message, temperature, top_p, max_new_tokens, request)
         if params is None:  # refused with a message; the text stays in the box
             yield history, message or "", released, raw
@@ -112,40 +137,56 @@ class ChatHandlers:
         text = message.strip()
         problem = self.bank.get(problem_id) if problem_id else None
         asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
-        question = problem.statement if problem else (
-            await asyncio.to_thread(tutor.find_question, [*asked, text]) or text)
+        found = None if problem else await asyncio.to_thread(tutor.find_question, [*asked, text])
+        question = problem.statement if problem else (found or text)
+        if problem is None and isinstance(released, str) and released != question:
+            released = False  # released for an earlier question only
         settings = self.config.tutor
         if settings.choose(mode) == tutor.SOCRATIC and not released:
-            released = await asyncio.to_thread(tutor.student_answer_released, text, problem=problem,
-                                               last_reply=raw[-1] if raw else None, question=question)
+            # Math copied from the question is not an answer; when sympy found no question, the recent messages
+            # stand for it (not this one, which holds the student's answer).
+            ok = await asyncio.to_thread(tutor.student_answer_released, text, problem=problem,
+                                         last_reply=raw[-1] if raw else None,
+                                         question=problem.statement if problem else (found or "\n".join(asked[-6:])))
+            released = (True if problem else question) if ok else False
         plan = await asyncio.to_thread(tutor.plan_turn, text, settings=settings, requested_mode=mode,
-                                       problem=question, released=released,
+                                       problem=question, released=bool(released),
                                        grounded=self.grounded if grounded is None else bool(grounded))
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
         yield history, "", released, raw
         session = getattr(request, "session_hash", None) or "anonymous"
         rid = new_request_id()
+        if isinstance(self.engine, MeteredEngine):  # the teacher's view shows who asked what
+            self.engine.tag(rid, session=session, preview=text)
         running = self._running.setdefault(session, set())
         running.add(rid)
-        full = ""
+        full, finish, badge = "", None, ""
         try:
-            async for update in coalesce(self.engine.stream(messages, params, request_id=rid),
-                                         self.config.yield_interval):
-                full = update.text
+            async for update in coalesce(self.engine.stream(messages, params, request_id=rid), self._interval):
+                full, finish = update.text, update.finish_reason or finish
                 history[-1] = {"role": "assistant", "content": render_reply(replace(update, text=plan.show(full)))}
-                yield history, "", released, raw
+                # Only the chat changes while the reply streams: skipping the other outputs saves their processing.
+                yield history, gr.skip(), gr.skip(), gr.skip()
                 if update.finish_reason is not None:
                     break
+            if full:
+                outcome = await asyncio.to_thread(tutor.finish_reply, plan, full)
+                badge = outcome.badge or ""
+                if badge:
+                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + "\n\n" + badge}
+                yield history, "", released, [*raw, full]
         finally:
             running.discard(rid)
             if not running:
                 self._running.pop(session, None)
-        if full:
-            outcome = await asyncio.to_thread(tutor.finish_reply, plan, full)
-            if outcome.badge:
-                history[-1] = {"role": "assistant", "content": history[-1]["content"] + "\n\n" + outcome.badge}
-            yield history, "", released, [*raw, full]
+            # Logged as the student saw it (redacted in Socratic mode); Stop or a closed tab count as "abort".
+            self.log.record(session, mode=plan.mode, question=text, reply=plan.show(full), badge=badge,
+                            finish_reason=finish or "abort")
+
+    def _interval(self) -> float:
+        return shared_interval(self.config.yield_interval, self.engine.active_requests(),
+                               self.config.updates_per_second)
 
     def _admit(self, message: str | None, temperature: float, top_p: float, max_new_tokens: float,
                request: gr.Request | None) -> GenParams | None:
@@ -183,15 +224,35 @@ def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return list(history or [])
 
 
-def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGate | None = None) -> gr.Blocks:
+def chat_concurrency(engine: Engine, config: UIConfig) -> int:
+    """Replies that may stream at once (Gradio's limit on the chat event): the engine's batch, at least WAITING_ROOM."""
+    return config.concurrency_limit or max(engine.info.max_concurrency, WAITING_ROOM)
+
+
+MAX_UPLOAD_BYTES = 1  # the page takes no uploads; Gradio's upload route would otherwise store any file
+
+
+def launch_options(engine: Engine, config: UIConfig | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` (app.py and the benchmarks use them).
+
+    ``max_threads``: Gradio starts at most that many events at once across the whole app (40 by default), so a
+    class larger than that would wait in Gradio's queue before the engine ever saw it; room for every chat stream
+    plus the page's other events. ``max_file_size``: uploads are refused (HTTP 413)."""
+    return {"max_threads": chat_concurrency(engine, config or UIConfig()) + 32, "max_file_size": MAX_UPLOAD_BYTES}
+
+
+def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGate | None = None,
+             log: ServerLog | None = None) -> gr.Blocks:
     """The chat page for ``engine``. The caller launches it (``app.py``, or tests on a free port).
 
-    When ``engine`` is an :class:`EngineSwitcher`, the page gets the teacher's engine panel, locked unless ``gate``
-    holds a password.
+    When ``engine`` is an :class:`EngineSwitcher`, the page gets the teacher's engine panel; the teacher's classroom
+    and performance view is always there. Both are locked unless ``gate`` holds a password. ``log`` is the optional
+    server-side conversation log (off by default).
     """
     config = config or UIConfig()
-    handlers = ChatHandlers(engine, config)
-    limit = config.concurrency_limit or max(engine.info.max_concurrency, WAITING_ROOM)
+    metered = engine if isinstance(engine, MeteredEngine) else MeteredEngine(engine)  # for the teacher's view
+    handlers = ChatHandlers(metered, config, log)
+    limit = chat_concurrency(engine, config)
     with gr.Blocks(title=config.title, fill_height=True) as demo:
         gr.Markdown(f"## {config.title}")
         status = gr.Markdown(f"**Running:** {engine.info.status_line()}", elem_id="status-line")
@@ -212,6 +273,7 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
             stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
             new_chat = gr.Button("New chat", scale=1, elem_id="new-chat")
         build_check_panel(chatbot)
+        build_export_row(chatbot)
         with gr.Accordion("Reply settings", open=False):
             temperature = gr.Slider(TEMPERATURE.lo, TEMPERATURE.hi, TEMPERATURE.default, step=TEMPERATURE.step,
                                     label="Temperature (0 = always the most likely word)")
@@ -219,11 +281,13 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
             max_tokens = gr.Slider(MAX_NEW_TOKENS.lo, MAX_NEW_TOKENS.hi, MAX_NEW_TOKENS.default,
                                    step=MAX_NEW_TOKENS.step, label="Maximum reply length (tokens)")
         gr.Examples(EXAMPLES, inputs=textbox)
-        if isinstance(engine, EngineSwitcher):
+        gate, memory = gate or TeacherGate(None), None
+        if isinstance(metered.inner, EngineSwitcher):
             from engine.catalog import load_catalog
             from ui.engine_panel import build_engine_panel
 
-            build_engine_panel(engine, gate or TeacherGate(None), load_catalog(), status)
+            memory = build_engine_panel(metered.inner, gate, load_catalog(), status).live_readout
+        build_teacher_view(metered, gate, memory)
 
         panel = build_tutor_panel(handlers.bank, config.tutor, grounded=handlers.grounded)
         raw = gr.State([])  # the tutor's unredacted replies, for the answer-release check

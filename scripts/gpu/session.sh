@@ -114,12 +114,15 @@ if want memory 60; then
 fi
 if want load 120; then
   # 64 students over loopback through the live app (bench/load.py), W4A16 under TurboMind.
-  if [[ -f $awq/config.json ]]; then
+  # gradio_client students (the method) and browser-like SSE students (what a page does).
+  for client in ${LOAD_CLIENTS:-gradio_client sse}; do
+    [[ -f $awq/config.json ]] || break
+    (( $(left) > 90 )) || { echo "== SKIP load $client: time"; continue; }
     timeout $(( $(left) - 10 )) python3 bench/load.py --backend lmdeploy --model "$awq" --students ${LOAD_STUDENTS:-64} \
       --turns ${LOAD_TURNS:-2} --max-new-tokens ${LOAD_TOKENS:-256} --duration-limit ${LOAD_SECONDS:-120} \
-      > "$out/bench_load.json" || echo "== FAILED: load"
-    cat "$out/bench_load.json"
-  fi
+      --client "$client" > "$out/bench_load_$client.json" || echo "== FAILED: load $client"
+    cat "$out/bench_load_$client.json"
+  done
 fi
 
 if want tp 150; then

@@ -221,8 +221,9 @@ class CheckerPool:
 
 
 def default_size() -> int:
-    """Workers in the default pool: 2 to 4, as the machine's cores allow."""
-    return max(2, min(4, os.cpu_count() or 2))
+    """Workers in the default pool: half the cores, 2 to 8 (a class's questions arrive together: 64 students on
+    a 16-core GPU box waited ~0.2 s for 4 workers before their first token)."""
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
 _default: CheckerPool | None = None

@@ -208,3 +208,26 @@ def test_the_apps_notes_and_badges_do_not_go_back_to_the_model():
     ]
     assert [m["content"] for m in to_engine_messages("", history)] == [
         "Solve x + 1 = 3", "So x = 2.\n\n$x=2$", "⚠️ my own warning sign stays", "Partial", "Cut"]
+
+
+def test_the_launch_options_refuse_uploads_and_leave_room_for_a_class():
+    import httpx
+
+    from ui import launch_options
+
+    engine = FakeEngine(token_delay=0.0, max_concurrency=64)
+    options = launch_options(engine, UIConfig())
+    assert options["max_threads"] > 64  # Gradio's default (40) would hold a class of 64 in its queue
+    demo = build_ui(engine, UIConfig())
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
+                            **options)
+    try:
+        response = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.bin", b"x" * 100_000)}, timeout=30)
+        assert response.status_code == 413
+        client = Client(url, verbose=False)
+        out = client.predict("still here?", [], 0.7, 0.9, 64, api_name="/chat")
+        assert _assistant_text(out[0]).startswith("You said: still here?")
+        client.close()
+    finally:
+        demo.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("stream", "load", "gpu_report", "quality_gate", "tutor_eval", "checker")
+KINDS = ("stream", "load", "gpu_report", "tp", "quality_gate", "tutor_eval", "checker")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def classify(data: Any) -> str | None:
     if isinstance(data, list):
         if data and all("event" in x or "gpu_used_by_engine_mib" in x for x in data):
             return "gpu_report"
+        if data and all(x.get("benchmark") == "tp" for x in data):
+            return "tp"  # scripts/gpu/tp_bench.py: one JSON line per (model, tp)
         return None
     if not isinstance(data, dict):
         return None
@@ -282,6 +284,29 @@ def gpu_section(runs: Sequence[Run], out: Path) -> list[str]:
     return lines
 
 
+def tp_section(runs: Sequence[Run], out: Path) -> list[str]:
+    rows, speed = [], {}
+    for r in runs:
+        for x in r.data:
+            res = {y["users"]: y["tokens_per_s"] for y in x.get("results", [])}
+            memory = (x.get("memory") or {}).get("gpu_memory_taken_at_load_mib")
+            machine = f"{x['gpus_visible']} × {x['gpu']}" if x.get("gpu") else r.machine
+            rows.append([machine, r.date, x.get("model"), x.get("weight_format"), x.get("tp"), x.get("load_seconds"),
+                         *(res.get(u) for u in (1, 16)), memory, x.get("error") or x.get("skipped") or ""])
+            if res:
+                speed.setdefault(f"{x.get('model')}", {})[f"tp={x.get('tp')}"] = res.get(16)
+    lines = ["## Tensor parallelism (`scripts/gpu/tp_bench.py`)", "", *_runs_list(runs),
+             "The engine alone under TurboMind, 256 new tokens per stream (greedy, `ignore_eos`), KV-cache ratio "
+             "0.5; memory is what each GPU gave the engine at load.", "",
+             *table(["machine", "date", "model", "weights", "tp", "load s", "tok/s 1 stream", "tok/s 16 streams",
+                     "MiB taken per GPU", "note"], rows)]
+    tps = sorted({t for v in speed.values() for t in v})
+    if speed:
+        lines += [bars(out / "tp_tokens.png", "Tensor parallelism: tokens/s at 16 streams", "tokens/s", list(speed),
+                       {t: [v.get(t) for v in speed.values()] for t in tps}), ""]
+    return lines
+
+
 def quality_section(runs: Sequence[Run], out: Path) -> list[str]:
     rows, cats, acc = [], [], []
     for r in runs:
@@ -345,7 +370,7 @@ def checker_section(runs: Sequence[Run], out: Path) -> list[str]:
     return lines
 
 
-SECTIONS = {"stream": stream_section, "load": load_section, "gpu_report": gpu_section,
+SECTIONS = {"stream": stream_section, "load": load_section, "gpu_report": gpu_section, "tp": tp_section,
             "quality_gate": quality_section, "tutor_eval": tutor_section, "checker": checker_section}
 
 

@@ -10,11 +10,9 @@ Not covered: what is computed (``checker.cas``), comparing with a reply (``check
 
 from __future__ import annotations
 
-import atexit
-import threading
 from typing import Any
 
-from checker.pool import CheckerPool, _Worker, default_size
+from checker.pool import CheckerPool, SharedPool, _Worker, default_size
 
 CAS_TIMEOUT = 5.0  # seconds per question (sympy's integrate/limit on a busy 2-core machine)
 _WARM = ("Solve x^2 - 5x + 6 = 0", "Find the derivative of x^3 sin(x)", "Find the integral of x e^x dx",
@@ -66,16 +64,10 @@ class CasPool(CheckerPool):
         return self.run(problem, "", {}, timeout=timeout)
 
 
-_default: CasPool | None = None
-_default_lock = threading.Lock()
+# Every chat turn asks sympy about the question: as many workers as the checker's pool.
+_shared = SharedPool(lambda: CasPool(size=default_size()))
 
 
 def default_cas_pool() -> CasPool:
     """The shared CAS pool (started lazily, closed at interpreter exit)."""
-    global _default
-    with _default_lock:
-        if _default is None or _default._closed:
-            # Every chat turn asks sympy about the question: as many workers as the checker's pool (2 to 4).
-            _default = CasPool(size=default_size())
-            atexit.register(_default.close)
-        return _default
+    return _shared.get()  # type: ignore[return-value]

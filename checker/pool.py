@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 DEFAULT_TIMEOUT = 2.0  # seconds per check
 DEFAULT_MEMORY_MB = 1024  # address space a worker may add after start-up
@@ -226,15 +226,23 @@ def default_size() -> int:
     return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
-_default: CheckerPool | None = None
-_default_lock = threading.Lock()
+class SharedPool:
+    """A process-wide pool made by ``make`` on first use (again after it was closed), closed at interpreter exit."""
+
+    def __init__(self, make: Callable[[], CheckerPool]) -> None:
+        self._make, self._pool, self._lock = make, None, threading.Lock()
+
+    def get(self) -> CheckerPool:
+        with self._lock:
+            if self._pool is None or self._pool._closed:
+                self._pool = self._make()
+                atexit.register(self._pool.close)
+            return self._pool
+
+
+_shared = SharedPool(lambda: CheckerPool(size=default_size()))
 
 
 def default_pool() -> CheckerPool:
     """The shared pool (created on first use, closed at interpreter exit)."""
-    global _default
-    with _default_lock:
-        if _default is None or _default._closed:
-            _default = CheckerPool(size=default_size())
-            atexit.register(_default.close)
-        return _default
+    return _shared.get()

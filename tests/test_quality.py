@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 import checker
-from engine.base import Message
 from engine.errors import EngineLoadError
 from engine.fake import FakeEngine
 from engine.memory import ModelShape, weight_bytes
@@ -29,20 +27,12 @@ from engine.quality import (
     store_result,
 )
 from engine.quantize import FORMAT_VERSION, METADATA, list_quantized
+from tests.fixtures.answer_key import AnswerKey
 
 SMALL = GateConfig(max_new_tokens=64, speed_tokens=8, streams=(1, 4))
 GRADE = final_answer_grader(checker.extract_final_answer, checker.check_answer)
 
 
-class AnswerKey(FakeEngine):
-    """A fake that answers each known question from a key (others are echoed, as FakeEngine does)."""
-
-    def __init__(self, key: dict[str, str], **kwargs) -> None:
-        super().__init__(token_delay=0.001, **kwargs)
-        self.key = key
-
-    def _next_reply(self, messages: Sequence[Message]) -> str | Exception:
-        return self.key.get(messages[-1]["content"]) or super()._next_reply(messages)
 
 
 def _key(problems, right: int | None = None) -> dict[str, str]:

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from engine.base import Message
 from engine.catalog import CATALOG_PATH, parse_catalog
 from engine.fake import FakeEngine
 from engine.quality import GateConfig, builtin_problems, read_result
 from engine.quantize import list_quantized, read_metadata
 from engine.settings import EngineSettings
 from engine.switcher import EngineSwitcher
+from tests.fixtures.answer_key import AnswerKey
 from tests.fixtures.tiny_model import build_tiny_qwen2
 from ui.engine_panel import LOCKED, EngineControls
 from ui.quantize_panel import BUSY, QuantizeControls, bank_problems, picker_choices
@@ -28,15 +27,6 @@ COMPARE = bank_problems(3)
 HUB_ID = "tiny-org/tiny-qwen2"
 
 
-class AnswerKey(FakeEngine):
-    """Answers known questions from a key (right for fp16, wrong for W4A16 here); echoes anything else."""
-
-    def __init__(self, key: dict[str, str], **kwargs) -> None:
-        super().__init__(token_delay=0.001, **kwargs)
-        self.key = key
-
-    def _next_reply(self, messages: Sequence[Message]) -> str | Exception:
-        return self.key.get(messages[-1]["content"]) or super()._next_reply(messages)
 
 
 def factory(settings: EngineSettings, progress=None) -> FakeEngine:

@@ -66,6 +66,15 @@ SMI = ("name, driver_version, memory.used [MiB], memory.total [MiB]\n"
        "NVIDIA H100 80GB HBM3, 550.54.15, 0 MiB, 81559 MiB\n")
 
 
+TP_LINES = [  # scripts/gpu/tp_bench.py, trimmed (two H200, 2026-11-30)
+    {"benchmark": "tp", "model": "random-qwen2-7b-fp16", "tp": tp, "gpus_visible": 2, "gpu": "NVIDIA H200",
+     "max_new_tokens": 256, "cache_max_entry_count": 0.5, "load_seconds": load, "weight_format": "fp16",
+     "results": [{"users": 1, "tokens_per_s": one}, {"users": 16, "tokens_per_s": sixteen}],
+     "memory": {"gpu_memory_taken_at_load_mib": taken}}
+    for tp, load, one, sixteen, taken in ((1, 8.6, 205.1, 2957.2, "79166"), (2, 7.8, 251.2, 3599.1, "75426 + 75426"))
+]
+
+
 def _write(folder: Path) -> None:
     gpu = folder / "gpu-session"
     gpu.mkdir(parents=True)
@@ -75,6 +84,7 @@ def _write(folder: Path) -> None:
         path.write_text(json.dumps(data), encoding="utf-8")
     (gpu / "gpu_report.jsonl").write_text("\n".join(json.dumps(x) for x in GPU_LINES) + "\n", encoding="utf-8")
     (gpu / "nvidia-smi.txt").write_text(SMI, encoding="utf-8")
+    (gpu / "bench_tp.jsonl").write_text("\n".join(json.dumps(x) for x in TP_LINES) + "\n", encoding="utf-8")
     (gpu / "session.log").write_text("== done in 500 s\n", encoding="utf-8")
     (folder / "other.json").write_text(json.dumps({"something": "else"}), encoding="utf-8")
     (folder / "broken.json").write_text("{not json", encoding="utf-8")
@@ -114,6 +124,9 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     tutor = _section(text, "## Tutor eval")
     assert "| 80 | 31.2 | 47.5 | 16.3 |" in tutor
 
+    tp = _section(text, "## Tensor parallelism")
+    assert "| 2 × NVIDIA H200 | 2026-11-30 (file time) | random-qwen2-7b-fp16 | fp16 | 2 | 7.8 | 251.2 | 3,599.1 | 75426 + 75426 |" in tp
+
     checker = _section(text, "## Checker")
     assert "| 2 | 351 | 4.27 | 25.5 | 109.9 | 228.5 | 143.0 | 0 |" in checker and "2 CPUs, Linux" in checker
 
@@ -126,7 +139,7 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
 
     images = sorted(p.name for p in out.parent.glob("*.png"))
     assert images == ["checker_latency.png", "gpu_engine_tokens.png", "load_tokens.png", "load_ttft.png",
-                      "quality_gate.png", "stream_tokens.png", "stream_ttft.png", "tutor_eval.png"]
+                      "quality_gate.png", "stream_tokens.png", "stream_ttft.png", "tp_tokens.png", "tutor_eval.png"]
     for name in images:
         assert f"]({name})" in text  # linked from the report
         with Image.open(out.parent / name) as img:

@@ -13,6 +13,8 @@ the panel. Not covered: per-student reply settings (``ui.chat``), quantizing and
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 from pathlib import Path
 from typing import Any
@@ -159,11 +161,14 @@ class EngineControls:
 
     async def live_readout(self) -> str:
         """The readout for the running engine, with the engine's own live figures where it reports them."""
-        return memory_readout(self.switcher.settings, self.catalog, await reported_figures(self.switcher.current))
+        live = await reported_figures(self.switcher.current)
+        # In a thread: it may import torch and ask the GPU for its free memory, and it runs on every page load.
+        return await asyncio.to_thread(memory_readout, self.switcher.settings, self.catalog, live)
 
     async def refresh(self) -> tuple[Any, str]:
         """On page load: the picker's labels (builds cached since the page was built) and the live readout."""
-        return gr.update(choices=picker_choices(self.catalog)), await self.live_readout()
+        choices = await asyncio.to_thread(picker_choices, self.catalog)  # reads the quantize cache's folders
+        return gr.update(choices=choices), await self.live_readout()
 
     async def preview(self, model: str, custom: str, model_format: str, ratio: float, session_len: float,
                       unlocked: bool = False) -> str:

@@ -133,8 +133,10 @@ def _finish(turn: dict[str, Any], history: Any, box: str, t0: float) -> None:
 
 
 def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
-                       stop_after: float, grace: float) -> tuple[float, list[dict[str, Any]]]:
-    """One gradio_client per student, each in its own thread; returns (wall seconds, turns)."""
+                       stop_after: float, grace: float, open_page: bool = True) -> tuple[float, list[dict[str, Any]]]:
+    """One gradio_client per student, each in its own thread; returns (wall seconds, turns). With ``open_page``
+    each student first runs the page's New chat event, before the clock starts: a browser's session (and Gradio's
+    per-session state) exists from the page load, long before the first question."""
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -151,6 +153,8 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
 
     def student(i: int) -> None:
         history: list = []
+        if open_page:
+            clients[i].predict(api_name="/clear")
         barrier.wait()
         for k, text in enumerate(questions[i]):
             if time.monotonic() - t0 >= stop_after:
@@ -195,16 +199,18 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
 
 
 def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
-                    stop_after: float, grace: float) -> tuple[float, list[dict[str, Any]]]:
+                    stop_after: float, grace: float, open_page: bool = True) -> tuple[float, list[dict[str, Any]]]:
     """One browser-like session per student speaking Gradio's queue protocol (join, read the event stream), as
     ``bench.stream._sse_run`` does, but multi-turn and reading the outputs (diffs applied with gradio_client's
-    ``apply_diff``, as the page applies them); returns (wall seconds, turns)."""
+    ``apply_diff``, as the page applies them); returns (wall seconds, turns). ``open_page``: as in
+    :func:`run_gradio_clients`."""
     import httpx
     from gradio_client.utils import apply_diff
 
     base = url.rstrip("/")
     config = httpx.get(f"{base}/config", timeout=30).json()
     dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
+    clear = next(d for d in config["dependencies"] if d.get("api_name") == "clear")
     kinds = {c["id"]: c.get("type") for c in config["components"]}
     radio = next((n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == "radio"), None)
     turns: list[dict[str, Any]] = []
@@ -240,8 +246,19 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
                     return
         raise RuntimeError("the event stream ended before the reply was complete")
 
+    sessions = [f"load{i}-{time.time_ns()}" for i in range(len(questions))]
+
+    async def page_load(http: httpx.AsyncClient, session: str) -> None:
+        r = await http.post(f"{base}/gradio_api/queue/join", json={
+            "data": [], "fn_index": clear["id"], "session_hash": session, "event_data": None, "trigger_id": None})
+        r.raise_for_status()
+        async with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as resp:
+            async for line in resp.aiter_lines():
+                if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
+                    return
+
     async def student(http: httpx.AsyncClient, i: int) -> None:
-        session, history = f"load{i}-{time.time_ns()}", []
+        session, history = sessions[i], []
         for k, text in enumerate(questions[i]):
             if time.monotonic() - t0 >= stop_after:
                 return
@@ -262,6 +279,8 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
         nonlocal t0
         limits = httpx.Limits(max_connections=2 * len(questions) + 10)
         async with httpx.AsyncClient(timeout=None, limits=limits) as http:
+            if open_page:
+                await asyncio.gather(*(page_load(http, s) for s in sessions))
             t0 = time.monotonic()
             await asyncio.gather(*(student(http, i) for i in range(len(questions))))
             return time.monotonic() - t0

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--backend auto] [--students 8] [--turns 2] [--max-new-tokens 128]
                                    [--duration-limit 300] [--client gradio_client|sse] [--tutor-mode steps]
+                                   [--cold-sessions]
                                    [--url http://HOST:PORT/]
 
 The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor,
@@ -9,7 +10,9 @@ the worker pools), on a free localhost port, unless ``--url`` names one already 
 separate process, one ``gradio_client`` each (the default) or one browser-like event-stream session each
 (``--client sse``). Each student asks ``--turns`` questions in a row; every later turn sends the history back, as
 the page does. No turn starts after ``--duration-limit`` seconds; turns still running ``--grace`` seconds later
-are abandoned and counted as unfinished.
+are abandoned and counted as unfinished. Before the clock starts each student opens the page (one New chat event in its
+session, as a browser's page load creates the session long before the first question); ``--cold-sessions``
+skips that, so each session starts with its first question.
 
 Every question carries the student's own tag ("Student 17 (tag Q7X2ZK): …"). ``wrong_session`` counts turns whose
 returned history is not exactly that student's own messages in order, whose reply carries another student's tag,
@@ -192,6 +195,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--grace", type=float, default=120.0, help="seconds turns in flight may take after that")
     parser.add_argument("--url", default=None, help="an app already running (then no engine-side figures)")
     parser.add_argument("--client", default="gradio_client", choices=sorted(CLIENTS))
+    parser.add_argument("--cold-sessions", action="store_true",
+                        help="students ask without opening the page first (their session starts with the question)")
     parser.add_argument("--tutor-mode", default=None, choices=["socratic", "steps", "check"],
                         help="the mode the students pick (and the launched app's default; steps if unset)")
     parser.add_argument("--cache-max-entry-count", type=float, default=0.5)
@@ -267,7 +272,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             engine.records.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
         before = engine.tokens if engine else 0
-        wall, turns = pool.apply(client, (url, questions, params, args.tutor_mode, args.duration_limit, args.grace))
+        wall, turns = pool.apply(client, (url, questions, params, args.tutor_mode, args.duration_limit, args.grace,
+                                          not args.cold_sessions))
         tokens = engine.tokens - before if engine else None
         records = list(engine.records) if engine else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
@@ -297,6 +303,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {"backend": args.backend, "model": args.model, "model_format": args.model_format,
                      "students": args.students, "turns": args.turns, "max_new_tokens": args.max_new_tokens,
                      "duration_limit_s": args.duration_limit, "grace_s": args.grace, "client": args.client,
+                     "page_opened_first": not args.cold_sessions,
                      "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
                      "load_seconds": load_seconds,

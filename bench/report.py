@@ -226,14 +226,16 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
         s = d.get("settings", {})
         met = d.get("targets_met") or {}
         gpu = gpu or "gpu" in (d.get("targets") or {})
-        rows.append([r.machine, r.date, d.get("backend"), s.get("client"), d.get("students"),
+        opened = {True: "yes", False: "no"}.get(s.get("page_opened_first"), "no (before the option)")
+        rows.append([r.machine, r.date, d.get("backend"), s.get("client"), opened, d.get("students"),
                      f"{d.get('turns_completed')}/{d.get('turns_planned')}", d.get("errors"), d.get("wrong_session"),
                      e.get("tokens_per_s"), a.get("tokens_per_s"), d.get("app_vs_engine_throughput"),
                      a.get("ttft_p50_ms"), a.get("ttft_p95_ms"), a.get("ttft_max_ms"), a.get("turn_latency_p50_ms"),
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
                      a.get("engine_queue_notices"),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
-        cats.append(f"{_short(r.machine)}\n{d.get('students')} students, {s.get('client')}")
+        cats.append(f"{_short(r.machine)}\n{d.get('students')} students, {s.get('client')}"
+                    + ("\npage opened first" if s.get("page_opened_first") else ""))
         p50.append(a.get("ttft_p50_ms"))
         p95.append(a.get("ttft_p95_ms"))
         t_app.append(a.get("tokens_per_s"))
@@ -243,7 +245,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "app/engine ≥ 0.8; CPU 8 students, 0 errors. Wrong session = a reply or history in another student's "
              "chat. A turn's first token comes after Gradio's queue (queue wait), the tutor's planning with sympy "
              "(first update: the \"…\" placeholder) and the engine's own queue (\"⏳\" notices).", ""]
-    lines += table(["machine", "date", "backend", "client", "students", "turns done", "errors", "wrong session",
+    lines += table(["machine", "date", "backend", "client", "page opened first", "students", "turns done", "errors",
+                    "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
                     "engine queue notices", "targets met"], rows)

@@ -107,7 +107,7 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     assert "| 16 | 6,788.3 | 1,425.5 | 0.21 |" in stream and "222.4" in stream
 
     load = _section(text, "## Load")
-    assert "CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | 64 | 128/128 | 0 | 0 | 8,906.3 | 345.5 | 0.039" \
+    assert "CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | no (before the option) | 64 | 128/128 | 0 | 0 | 8,906.3 | 345.5 | 0.039" \
         in load
     assert "| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | yes |" in load
 

@@ -32,7 +32,8 @@ def _hide_boxed(text: str) -> str:
         out.append(text[i: m.start()])
         out.append(HIDDEN_BOXED)
         if end == -1:  # still streaming: hide the rest
-            return "".join(out)
+            i = len(text)
+            break
         i = end
     out.append(text[i:])
     # KaTeX also boxes an argument without braces (``\boxed3``, ``\boxed\pi``): hide those too.
@@ -79,5 +80,4 @@ def redact_final_answer(text: str, released: bool, lang: str | None = None) -> s
             out.append(hidden)
         i = end
     out.append(text[i:])
-    # KaTeX also boxes an argument without braces (``\boxed3``, ``\boxed\pi``): hide those too.
-    return _BARE_BOXED.sub(lambda _: HIDDEN_BOXED, "".join(out))
+    return "".join(out)

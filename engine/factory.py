@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.base import Engine
 from engine.errors import EngineLoadError
+from engine.memory import tp_count_problem
 from engine.models import DEFAULT_MODEL, resolve_model
 from engine.settings import EngineSettings
 
@@ -43,8 +44,8 @@ def check_tp(settings: EngineSettings, backend: str, gpus: int) -> None:
     tp = settings.tp
     if tp == 1:
         return
-    if tp & (tp - 1):
-        raise EngineLoadError(f"--tp must be a power of two (1, 2, 4, 8), got {tp}.")
+    if problem := tp_count_problem(tp):
+        raise EngineLoadError(problem)
     if backend != "lmdeploy":
         raise EngineLoadError(f"--tp {tp} splits the model over {tp} GPUs, which only the lmdeploy backend does; "
                               f"the {backend} backend runs on one device. Use --tp 1 here.")

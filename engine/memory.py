@@ -132,10 +132,17 @@ def kv_bytes_per_token(shape: ModelShape, bytes_per_value: float = 2.0, *, tp: i
     return 2 * shape.layers * kv_heads_per_gpu(shape, tp) * shape.head_dim * bytes_per_value
 
 
-def tp_problem(shape: ModelShape, tp: int) -> str | None:
-    """Why this model cannot be split over ``tp`` GPUs (TurboMind's rules), or None when it can."""
+def tp_count_problem(tp: int) -> str | None:
+    """Why ``tp`` is not a GPU count lmdeploy splits over (a power of two), or None."""
     if tp < 1 or tp & (tp - 1):
         return f"--tp must be a power of two (1, 2, 4, 8), got {tp}."
+    return None
+
+
+def tp_problem(shape: ModelShape, tp: int) -> str | None:
+    """Why this model cannot be split over ``tp`` GPUs (TurboMind's rules), or None when it can."""
+    if problem := tp_count_problem(tp):
+        return problem
     if shape.attention_heads % tp:
         return (f"--tp {tp} does not divide the model's {shape.attention_heads} attention heads; "
                 f"use a --tp that divides {shape.attention_heads}.")

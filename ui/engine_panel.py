@@ -14,7 +14,6 @@ the panel. Not covered: per-student reply settings (``ui.chat``), quantizing and
 from __future__ import annotations
 
 import asyncio
-
 import json
 from pathlib import Path
 from typing import Any
@@ -71,11 +70,10 @@ def _config(model: str) -> dict[str, Any] | None:
         return None
 
 
-def _shape(settings: EngineSettings, catalog: Catalog) -> memory.ModelShape | None:
+def _shape(settings: EngineSettings, catalog: Catalog, config: dict[str, Any] | None) -> memory.ModelShape | None:
     entry = catalog.find(settings.model)
     if entry is not None and entry.shape() is not None:
         return entry.shape()
-    config = _config(settings.model)
     return memory.ModelShape.from_hf_config(config) if config else None
 
 
@@ -93,10 +91,11 @@ def _free_gpu_bytes() -> tuple[int, str]:
 
 def memory_readout(settings: EngineSettings, catalog: Catalog, reported: dict[str, str] | None = None) -> str:
     """A Markdown table: weights in both formats, KV cache per token, and what fits at the chosen ratio."""
-    shape = _shape(settings, catalog)
+    config = _config(settings.model)  # read once: the architecture and whether the folder holds AWQ weights
+    shape = _shape(settings, catalog, config)
     if shape is None:
         return "Memory readout: the model's architecture is unknown (no catalog entry and no config.json)."
-    awq_folder = ((_config(settings.model) or {}).get("quantization_config") or {}).get("quant_method") == "awq"
+    awq_folder = ((config or {}).get("quantization_config") or {}).get("quant_method") == "awq"
     fmt = "w4a16" if settings.model_format == "awq" or awq_folder else "fp16"
     weights = memory.weight_bytes(shape, fmt)
     free, gpu = _free_gpu_bytes()

@@ -43,8 +43,8 @@ async def coalesce(chunks: AsyncIterator[Chunk], interval: float | Callable[[], 
                    ) -> AsyncIterator[ReplyUpdate]:
     """Accumulate chunks into :class:`ReplyUpdate`s, at most one per ``interval`` (plus the first and the last).
 
-    ``interval`` may be a function, asked before each update (see :func:`shared_interval`). Closing this iterator (e.g. Gradio cancelling the task on Stop) closes ``chunks``, which aborts the generation
-    in the engine.
+    ``interval`` may be a function, asked before each update (see :func:`shared_interval`). Closing this iterator
+    (e.g. Gradio cancelling the task on Stop) closes ``chunks``, which aborts the generation in the engine.
     """
     text, tokens, last, sent_text = "", 0, 0.0, False
     position: int | None = None

@@ -30,23 +30,14 @@ from checker import check_answer, extract_final_answer  # noqa: E402
 from checker.verify import compute, verify_solution  # noqa: E402
 from engine.base import Engine, GenParams  # noqa: E402
 from engine.settings import EngineSettings  # noqa: E402
-from tutor.bank import Problem, default_bank  # noqa: E402
+from tutor.bank import Problem, default_bank, round_robin  # noqa: E402
 from tutor.grounding import grounding_note  # noqa: E402
 from tutor.modes import STEPS, system_prompt  # noqa: E402
 
 
 def pick(problems: tuple[Problem, ...], limit: int | None, only_grounded: bool) -> list[Problem]:
     """Round-robin over topics so a small ``limit`` still covers them all."""
-    by_topic: dict[str, list[Problem]] = {}
-    for p in problems:
-        if not only_grounded or compute(p.statement) is not None:
-            by_topic.setdefault(p.topic, []).append(p)
-    order: list[Problem] = []
-    while any(by_topic.values()):
-        for queue in by_topic.values():
-            if queue:
-                order.append(queue.pop(0))
-    return order[:limit] if limit else order
+    return round_robin((p for p in problems if not only_grounded or compute(p.statement) is not None), limit)
 
 
 async def answer(engine: Engine, problem: Problem, note: str | None, params: GenParams) -> tuple[str, float]:

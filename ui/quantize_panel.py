@@ -56,17 +56,9 @@ GATE_BANK_PROBLEMS = 20
 
 def bank_problems(n: int = GATE_BANK_PROBLEMS) -> list[GateProblem]:
     """The first ``n`` practice-bank problems, round-robin over topics (fixed), with their own checker rules."""
-    from tutor import default_bank
+    from tutor.bank import default_bank, round_robin
 
-    by_topic: dict[str, list[Any]] = {}
-    for problem in default_bank().problems:
-        by_topic.setdefault(problem.topic, []).append(problem)
-    order: list[Any] = []
-    while len(order) < n and any(by_topic.values()):
-        for queue in by_topic.values():
-            if queue and len(order) < n:
-                order.append(queue.pop(0))
-    return [GateProblem(p.statement, p.answer, p.rules) for p in order]
+    return [GateProblem(p.statement, p.answer, p.rules) for p in round_robin(default_bank().problems, n)]
 
 
 def model_value(catalog: Catalog, entry_id: str, custom: str) -> str:

@@ -5,9 +5,11 @@
 For each number of concurrent users it runs the same prompts twice: straight against the engine (asyncio tasks),
 then through the live Gradio app on a free localhost port, from a separate process: once with browser-like clients
 that read Gradio's event stream as the page does (the headline figures), once with one ``gradio_client`` per user
-(reported under ``gradio_client``; its 50 ms polling loop inflates its times). Tokens are
-counted by the engine in both cases (the app's path only sees text). Prints one JSON object; ratios compare the app
-with the engine alone. Not covered: the checker (bench/checker.py).
+(reported under ``gradio_client``; its 50 ms polling loop inflates its times); the students are
+``bench._common``'s, as in ``bench/load.py``, each asking one question. Time to first token through the app is the
+first text that is neither the "…" placeholder nor the engine queue's "⏳" notice. Tokens are counted by the engine
+in both cases (the app's path only sees text). Prints one JSON object; ratios compare the app with the engine
+alone. Not covered: the checker (bench/checker.py).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._common import run_gradio_clients, run_sse_clients  # noqa: E402
 from engine.base import Chunk, Engine, GenParams, Message  # noqa: E402
 from engine.settings import EngineSettings  # noqa: E402
 
@@ -82,103 +84,17 @@ async def _engine_alone(engine: CountingEngine, users: int, params: GenParams) -
     return _summary(engine.tokens - before, wall, ttfts)
 
 
-def _client_run(url: str, users: int, params: tuple[float, float, int]) -> tuple[float, list[float], list[str]]:
-    """Runs in a separate process, like real users' browsers: ``users`` concurrent gradio_clients."""
-    from gradio_client import Client
-
-    clients = [Client(url, verbose=False) for _ in range(users)]
-    ttfts: list[float] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(users + 1)
-
-    def one(i: int) -> None:
-        barrier.wait()
-        start = time.perf_counter()
-        first = None
-        try:
-            job = clients[i].submit(PROMPTS[i % len(PROMPTS)], [], *params, api_name="/chat")
-            for history, _ in job:
-                text = history[-1]["content"] if history else ""
-                if first is None and history and history[-1]["role"] == "assistant" and text not in ("", "…", []):
-                    first = time.perf_counter() - start
-            job.result()
-        except Exception as err:  # recorded, not raised: a benchmark reports errors as figures
-            errors.append(repr(err))
-        ttfts.append(first if first is not None else float("nan"))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(users)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
-    for c in clients:
-        c.close()
-    return wall, ttfts, errors
-
-
-def _sse_run(url: str, users: int, params: tuple[float, float, int]) -> tuple[float, list[float], list[str]]:
-    """Runs in a separate process: ``users`` browser-like sessions speaking Gradio's SSE queue protocol at once.
-
-    gradio_client polls its message queue every 50 ms (gradio_client/utils.py), which adds up to 50 ms to each
-    update it reads and, with many clients in one process, far more; a browser reads the event stream as it
-    arrives. This client does what the page does, with httpx: join the queue, read the event stream. Time to
-    first token is the second ``process_generating`` message (the first carries the user's message and the "…"
-    placeholder, the second the first text).
-    """
-    import asyncio as aio
-
-    import httpx
-
-    base = url.rstrip("/")
-    config = httpx.get(f"{base}/config", timeout=30).json()
-    dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
-    fn_index, padding = dep.get("id"), [None] * (len(dep["inputs"]) - 5)  # the tutor's states, as the page sends
-
-    async def one(http: httpx.AsyncClient, i: int, ttfts: list[float], errors: list[str]) -> None:
-        session = f"bench{i}-{time.time_ns()}"
-        payload = {"data": [PROMPTS[i % len(PROMPTS)], [], *params, *padding], "fn_index": fn_index,
-                   "session_hash": session, "event_data": None, "trigger_id": None}
-        start, generating, first = time.perf_counter(), 0, None
-        try:
-            (await http.post(f"{base}/gradio_api/queue/join", json=payload)).raise_for_status()
-            async with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as r:
-                async for line in r.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    msg = json.loads(line[5:])
-                    if msg.get("msg") == "process_generating":
-                        generating += 1
-                        if generating == 2:
-                            first = time.perf_counter() - start
-                    elif msg.get("msg") == "process_completed":
-                        if not msg.get("success", True):
-                            errors.append(str(msg.get("output")))
-                        break
-        except Exception as err:  # recorded, not raised: a benchmark reports errors as figures
-            errors.append(repr(err))
-        ttfts.append(first if first is not None else float("nan"))
-
-    async def run_all() -> tuple[float, list[float], list[str]]:
-        ttfts: list[float] = []
-        errors: list[str] = []
-        limits = httpx.Limits(max_connections=2 * users + 10)
-        async with httpx.AsyncClient(timeout=600, limits=limits) as http:
-            start = time.perf_counter()
-            await aio.gather(*(one(http, i, ttfts, errors) for i in range(users)))
-            return time.perf_counter() - start, ttfts, errors
-
-    return aio.run(run_all())
-
-
-def _through_app(engine: CountingEngine, pool, url: str, users: int, params: GenParams, client=_sse_run
+def _through_app(engine: CountingEngine, pool, url: str, users: int, params: GenParams, client=run_sse_clients
                  ) -> dict[str, float]:
+    """``users`` one-question students at once, in ``pool``'s process, like real users' browsers: browser-like
+    event-stream sessions (``run_sse_clients``) or one ``gradio_client`` each (``run_gradio_clients``, which polls
+    every 50 ms). A session starts with its question (no page opened first)."""
     before = engine.tokens
-    wall, ttfts, errors = pool.apply(client, (url, users, (params.temperature, params.top_p,
-                                                           params.max_new_tokens)))
-    return {**_summary(engine.tokens - before, wall, ttfts), "errors": len(errors)}
+    questions = [[PROMPTS[i % len(PROMPTS)]] for i in range(users)]
+    wall, turns = pool.apply(client, (url, questions, (params.temperature, params.top_p, params.max_new_tokens),
+                                      None, 3600.0, 3600.0, False))
+    ttfts = [t.get("ttft_s", float("nan")) for t in turns]
+    return {**_summary(engine.tokens - before, wall, ttfts), "errors": sum(1 for t in turns if t["error"])}
 
 
 def _summary(tokens: int, wall: float, ttfts: list[float]) -> dict[str, float]:
@@ -235,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         for users in (int(u) for u in args.users.split(",")):
             alone = loop.run_until_complete(_engine_alone(engine, users, params))
             app = _through_app(engine, pool, url, users, params)
-            app["gradio_client"] = _through_app(engine, pool, url, users, params, client=_client_run)
+            app["gradio_client"] = _through_app(engine, pool, url, users, params, client=run_gradio_clients)
             ratio = app["tokens_per_s"] / alone["tokens_per_s"] if alone["tokens_per_s"] else None
             added = (app["ttft_p50_ms"] - alone["ttft_p50_ms"]) if app["ttft_p50_ms"] and alone["ttft_p50_ms"] else None
             results.append({"users": users, "engine": alone, "app": app,

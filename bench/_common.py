@@ -124,12 +124,12 @@ def _new_turn(student: int, k: int, text: str, t0: float) -> dict[str, Any]:
             "error": None, "engine_queue_notice": False}
 
 
-def _finish(turn: dict[str, Any], history: Any, box: str, t0: float) -> None:
+def _finish(turn: dict[str, Any], history: Any, t0: float) -> None:
     turn["end_s"] = time.monotonic() - t0
     turn["latency_s"] = turn["end_s"] - turn["start_s"]
     turn["history"] = history
-    if box == turn["sent"]:
-        turn["error"] = "refused: the app kept the text in the box (rate or length limit)"
+    if not history or history[-1].get("role") != "assistant":
+        turn["error"] = "refused: no reply was added (rate or length limit)"
 
 
 def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
@@ -170,7 +170,7 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
                         turn.setdefault("queue_wait_s", time.monotonic() - t0 - turn["start_s"])
                     outputs = job.outputs()
                     for out in outputs[seen:len(outputs)]:
-                        _observe(turn, out[0], t0 + turn["start_s"])
+                        _observe(turn, out, t0 + turn["start_s"])
                     seen = len(outputs)
                     if done:
                         break
@@ -179,8 +179,8 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
                         turn["error"] = "unfinished"
                         return
                     time.sleep(0.01)
-                history, box = job.result()
-                _finish(turn, history, box, t0)
+                history = job.result()
+                _finish(turn, history, t0)
             except Exception as err:  # recorded, not raised: a benchmark reports errors as figures
                 turn["error"] = repr(err)
                 return
@@ -241,8 +241,7 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
                 elif kind == "process_completed":
                     if not msg.get("success", True):
                         raise RuntimeError(str(msg.get("output")))
-                    final = msg["output"]["data"]
-                    _finish(turn, final[0], final[1], t0)
+                    _finish(turn, msg["output"]["data"][0], t0)
                     return
         raise RuntimeError("the event stream ended before the reply was complete")
 
@@ -272,6 +271,8 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
                 return
             except Exception as err:  # recorded, not raised: a benchmark reports errors as figures
                 turn["error"] = repr(err)
+                return
+            if turn["error"]:
                 return
             history = turn["history"]
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from engine.fake import FakeEngine
 from ui import UIConfig, build_ui
@@ -42,14 +43,13 @@ def test_reply_streams_in_growing_chunks(live):
     reply = " ".join(f"step{i}" for i in range(60))
     engine.enqueue(reply)
     job = client.submit("Solve x+1=2", [], 0.7, 0.9, 1024, api_name="/chat")
-    seen = [_assistant_text(out[0]) for out in job]
+    seen = [_assistant_text(out) for out in job]
     texts = [t for t in seen if t and t != "…"]
     assert len(set(texts)) >= 3, f"expected several streamed updates, got {len(set(texts))}"
     for a, b in zip(texts, texts[1:]):
         assert b.startswith(a)  # each update extends the previous one
     assert texts[-1] == reply
-    history, box = job.outputs()[-1]
-    assert box == ""
+    history = job.outputs()[-1]
     assert history[0]["role"] == "user"
     # The model received the tutor mode's system prompt (step by step by default) and the user's message.
     import tutor
@@ -82,7 +82,7 @@ def test_two_concurrent_clients_each_get_their_own_reply(live):
 
     def ask(name: str) -> None:
         out = clients[name].predict(f"I am {name}", [], 0.7, 0.9, 1024, api_name="/chat")
-        results[name] = _assistant_text(out[0])
+        results[name] = _assistant_text(out)
         clients[name].close()
 
     threads = [threading.Thread(target=ask, args=(n,)) for n in ("alice", "bob")]
@@ -103,7 +103,7 @@ def test_stop_ends_generation_in_the_engine(live):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         outs = job.outputs()
-        if outs and len(_assistant_text(outs[-1][0])) > 20:
+        if outs and len(_assistant_text(outs[-1])) > 20:
             break
         time.sleep(0.05)
     job.cancel()
@@ -112,25 +112,25 @@ def test_stop_ends_generation_in_the_engine(live):
         time.sleep(0.05)
     assert list(engine.finished.values()) == ["abort"]
     assert engine.active_requests() == 0
-    shown = _assistant_text(job.outputs()[-1][0])
+    shown = _assistant_text(job.outputs()[-1])
     assert 0 < len(shown.split()) < 300
 
 
 def test_huge_message_is_refused_and_kept(live):
     engine, client, _ = live
     text = "x" * 500
-    history, box = client.predict(text, [], 0.7, 0.9, 1024, api_name="/chat")
-    assert history == [] and box == text  # nothing lost, nothing sent
+    with pytest.raises(AppError, match="the limit is"):  # the page shows it and puts the text back in the box
+        client.predict(text, [], 0.7, 0.9, 1024, api_name="/chat")
     assert engine.calls == []
 
 
 def test_engine_error_is_shown_and_next_message_works(live):
     engine, client, _ = live
     engine.enqueue(RuntimeError("The GPU ran out of memory."), "Fine again.")
-    history, _ = client.predict("first", [], 0.7, 0.9, 1024, api_name="/chat")
+    history = client.predict("first", [], 0.7, 0.9, 1024, api_name="/chat")
     assert "ran out of memory" in _assistant_text(history)
     assert history[0]["role"] == "user"
-    history, _ = client.predict("second", history, 0.7, 0.9, 1024, api_name="/chat")
+    history = client.predict("second", history, 0.7, 0.9, 1024, api_name="/chat")
     assert _assistant_text(history) == "Fine again."
     # The failed turn's text never reaches the model as an assistant message that says "error"... but the user's is.
     assert any(m["content"] == "first" for m in engine.calls[-1][0])
@@ -139,7 +139,7 @@ def test_engine_error_is_shown_and_next_message_works(live):
 def test_money_in_a_reply_is_protected(live):
     engine, client, _ = live
     engine.enqueue("Three pencils cost $1.20 and a pen $1.20, so \\(x = 2.40\\).")
-    history, _ = client.predict("prices", [], 0.7, 0.9, 1024, api_name="/chat")
+    history = client.predict("prices", [], 0.7, 0.9, 1024, api_name="/chat")
     text = _assistant_text(history)
     assert text.count(CURRENCY_HTML) == 2 and "\\(x = 2.40\\)" in text
     # Sent back as history, the model sees plain dollars again.
@@ -157,11 +157,12 @@ def test_requests_per_minute_limit_gives_a_message_and_keeps_the_text():
     try:
         history: list = []
         for text in ("one", "two"):
-            history, _ = client.predict(text, history, 0.7, 0.9, 1024, api_name="/chat")
-        history3, box = client.predict("three", history, 0.7, 0.9, 1024, api_name="/chat")
-        assert box == "three" and history3 == history and len(engine.calls) == 2
+            history = client.predict(text, history, 0.7, 0.9, 1024, api_name="/chat")
+        with pytest.raises(AppError, match="sending messages quickly"):
+            client.predict("three", history, 0.7, 0.9, 1024, api_name="/chat")
+        assert len(engine.calls) == 2
         other = Client(url, verbose=False)  # another student is not affected
-        out, _ = other.predict("hello", [], 0.7, 0.9, 1024, api_name="/chat")
+        out = other.predict("hello", [], 0.7, 0.9, 1024, api_name="/chat")
         assert _assistant_text(out) == "You said: hello"
         other.close()
     finally:
@@ -227,7 +228,7 @@ def test_the_launch_options_refuse_uploads_and_leave_room_for_a_class():
         assert response.status_code == 413
         client = Client(url, verbose=False)
         out = client.predict("still here?", [], 0.7, 0.9, 64, api_name="/chat")
-        assert _assistant_text(out[0]).startswith("You said: still here?")
+        assert _assistant_text(out).startswith("You said: still here?")
         client.close()
     finally:
         demo.close()

@@ -97,6 +97,17 @@ def _value(output: object) -> object:
     return output.get("value") if isinstance(output, dict) and output.get("__type__") == "update" else output
 
 
+def _ask_each(client: Client, texts, *args):
+    """One student (a session of its own) per message, since a session streams one reply at a time; returns the
+    jobs. The students' clients close with ``client``'s app (``_live``)."""
+    students = [Client(client.src, verbose=False) for _ in texts]
+    _STUDENTS.extend(students)
+    return [student.submit(text, [], *args, api_name="/chat") for student, text in zip(students, texts)]
+
+
+_STUDENTS: list[Client] = []
+
+
 @contextmanager
 def _live(engine):
     """The app around ``engine`` on a free localhost port, teacher password set; yields (client, tab)."""
@@ -108,6 +119,8 @@ def _live(engine):
         yield client, Tab(url)
     finally:
         client.close()
+        while _STUDENTS:
+            _STUDENTS.pop().close()
         demo.close()
 
 
@@ -124,12 +137,12 @@ def _first_user(history) -> str:
 def _streamed(job) -> str:
     """The assistant's text in a streaming job's latest update ("" before the reply starts)."""
     outputs = job.outputs()
-    history = outputs[-1][0] if outputs else []
+    history = outputs[-1] if outputs else []
     return message_text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else ""
 
 
 def _chat(client: Client, text: str, history=(), max_new_tokens: int = 1024):
-    history, _ = client.predict(text, list(history), *SETTINGS, max_new_tokens, api_name="/chat")
+    history = client.predict(text, list(history), *SETTINGS, max_new_tokens, api_name="/chat")
     return history
 
 
@@ -218,7 +231,7 @@ def test_a_model_swap_under_8_live_streams_finishes_every_reply_on_the_old_engin
     nonces = [f"student{i}-{uuid.uuid4().hex[:8]}" for i in range(8)]
     with _live(sw) as (client, tab):
         tab.unlock()
-        jobs = [client.submit(n, [], *SETTINGS, 1024, api_name="/chat") for n in nonces]
+        jobs = _ask_each(client, nonces, *SETTINGS, 1024)
         _wait(lambda: old.active_requests() == 8)
         applied: dict[str, tuple[str, str]] = {}
         teacher = threading.Thread(target=lambda: applied.update(result=tab.apply("/models/new")))
@@ -229,7 +242,7 @@ def test_a_model_swap_under_8_live_streams_finishes_every_reply_on_the_old_engin
         teacher.join(60)
         results = [job.result(timeout=60) for job in jobs]
     assert _assistant(after) == long_reply("new-model", "after the swap", 5)  # new messages go to the new engine
-    for nonce, (history, _) in zip(nonces, results):
+    for nonce, history in zip(nonces, results):
         assert _first_user(history) == nonce
         assert _assistant(history) == long_reply("old-model", nonce, 50)  # complete, its own, from the old engine
     message, status = applied["result"]
@@ -246,17 +259,17 @@ def test_replies_cut_by_the_drain_limit_end_with_the_switch_notice_and_the_conve
     nonces = [f"student{i}-{uuid.uuid4().hex[:8]}" for i in range(3)]
     with _live(sw) as (client, tab):
         tab.unlock()
-        jobs = [client.submit(n, [], *SETTINGS, 1024, api_name="/chat") for n in nonces]
+        jobs = _ask_each(client, nonces, *SETTINGS, 1024)
         _wait(lambda: all(_streamed(job).startswith(long_reply("old-model", n, 2)) for n, job in zip(nonces, jobs)))
         message, status = tab.apply("/models/new")
         results = [job.result(timeout=30) for job in jobs]
         assert message.startswith("✅ Now serving new-model") and "new-model" in status
-        for nonce, (history, _) in zip(nonces, results):
+        for nonce, history in zip(nonces, results):
             text = _assistant(history)
             assert text.startswith(long_reply("old-model", nonce, 2))  # what was written is kept
             assert text.endswith(f"⚠️ {SWITCH_NOTICE} Your message is kept: send it again.")
             assert len(text.split()) < 400 and _first_user(history) == nonce
-        history = _chat(client, "go on", results[0][0])  # the same conversation, now with the new model
+        history = _chat(client, "go on", results[0])  # the same conversation, now with the new model
     assert _assistant(history) == long_reply("new-model", "go on", 5)
     sent = new.calls[-1][0]
     assert [m["content"] for m in sent if m["role"] == "user"] == [nonces[0], "go on"]
@@ -296,7 +309,7 @@ def test_a_model_swap_on_the_real_cpu_backend_under_live_streams(tiny_model_dir,
             teacher = threading.Thread(target=lambda: applied.update(result=tab.apply(str(second_tiny_model))))
             teacher.start()
             _wait(lambda: sw.switching)  # the new model is loading
-            jobs = [client.submit(f"student {i}", [], 0.0, 1.0, tokens, api_name="/chat") for i in range(clients)]
+            jobs = _ask_each(client, [f"student {i}" for i in range(clients)], 0.0, 1.0, tokens)
             teacher.join(120)
             results = [job.result(timeout=120) for job in jobs]
             after = _chat(client, "after the swap", max_new_tokens=16)
@@ -309,7 +322,7 @@ def test_a_model_swap_on_the_real_cpu_backend_under_live_streams(tiny_model_dir,
             assert reason in ("stop", "length") and 0 < old.tokens_generated[rid] <= tokens
             assert reason == "stop" or old.tokens_generated[rid] == tokens
         texts = []
-        for i, (history, _) in enumerate(results):
+        for i, history in enumerate(results):
             assert _first_user(history) == f"student {i}"
             texts.append(_assistant(history))
             assert texts[-1] != "…" and "⚠️" not in texts[-1] and "(Stopped.)" not in texts[-1]

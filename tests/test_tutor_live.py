@@ -24,7 +24,7 @@ def live():
 
 
 def _ask(client, text, history, mode=SOCRATIC, problem=""):
-    history, box = client.predict(text, history, 0.7, 0.9, 512, mode, problem, api_name="/chat")
+    history = client.predict(text, history, 0.7, 0.9, 512, mode, problem, api_name="/chat")
     return history, message_text(history[-1]["content"])
 
 

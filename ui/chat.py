@@ -38,6 +38,7 @@ from ui.tutor_panel import build_tutor_panel
 from tutor.modes import STEPS, TutorSettings
 
 WAITING_ROOM = 16  # with a one-at-a-time engine, this many requests wait inside the engine's queue (position shown)
+FINAL_CHECK_WAIT = 0.3  # seconds the end of a reply waits for sympy's badge before it is shown without it
 
 EXAMPLES = [
     "Solve x^2 - 5x + 6 = 0",
@@ -122,20 +123,22 @@ class ChatHandlers:
         max_new_tokens: float, mode: str | None = None, problem_id: str | None = None,
         released: bool | str = False, raw: list[str] | None = None, grounded: bool | None = None,
         request: gr.Request | None = None,
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], str, bool | str, list[str]]]:
-        """Yield (chat history, textbox text, answer released, unredacted replies) while the reply streams.
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], Any, Any]]:
+        """Yield (chat history, answer released, unredacted replies) while the reply streams.
 
         The tutor plans the turn (mode prompt, sympy grounding, Socratic withholding); the reply streams redacted
         where the answer is withheld, and ends with sympy's verdict badge. ``grounded`` is the student's grounding
         checkbox (None: the deployment's default). ``released`` is True for a practice problem whose answer may
         be shown (the panel resets it per problem), or, for a question typed in the chat, that question's text:
-        a new question withholds its answer again.
+        a new question withholds its answer again. A message that may not go (too long, too many per minute, a
+        reply still streaming in this tab) raises ``gr.Error`` before anything is yielded: the page shows why and
+        puts the text back in the box (see :func:`build_ui`); an empty one changes nothing.
         """
         history, raw = list(history or []), list(raw or [])
         released = released if isinstance(released, str) else bool(released)
         params = self._admit(message, temperature, top_p, max_new_tokens, request)
-        if params is None:  # refused with a message; the text stays in the box
-            yield history, message or "", released, raw
+        if params is None:  # an empty message
+            yield history, released, raw
             return
         text = message.strip()
         problem = self.bank.get(problem_id) if problem_id else None
@@ -157,8 +160,8 @@ class ChatHandlers:
                                        grounded=self.grounded if grounded is None else bool(grounded))
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
-        yield history, "", released, raw
-        session = getattr(request, "session_hash", None) or "anonymous"
+        yield history, released, gr.skip()
+        session = self._session(request)
         rid = new_request_id()
         if isinstance(self.engine, MeteredEngine):  # the teacher's view shows who asked what
             self.engine.tag(rid, session=session, preview=text)
@@ -169,16 +172,24 @@ class ChatHandlers:
             async for update in coalesce(self.engine.stream(messages, params, request_id=rid), self._interval):
                 full, finish = update.text, update.finish_reason or finish
                 history[-1] = {"role": "assistant", "content": render_reply(replace(update, text=plan.show(full)))}
-                # Only the chat changes while the reply streams: skipping the other outputs saves their processing.
-                yield history, gr.skip(), gr.skip(), gr.skip()
                 if update.finish_reason is not None:
                     break
+                # Only the chat changes while the reply streams (the other two outputs are states: skipping
+                # them costs nothing).
+                yield history, gr.skip(), gr.skip()
             if full:
-                outcome = await asyncio.to_thread(tutor.finish_reply, plan, full)
-                badge = outcome.badge or ""
+                # sympy's verdict usually takes milliseconds: wait briefly, so that the end of the reply and its
+                # badge go out as one update; a slow check shows the text first.
+                check = asyncio.ensure_future(asyncio.to_thread(tutor.finish_reply, plan, full))
+                done, _ = await asyncio.wait({check}, timeout=FINAL_CHECK_WAIT)
+                if not done:
+                    yield history, gr.skip(), gr.skip()
+                badge = (await check).badge or ""
                 if badge:
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + "\n\n" + badge}
-                yield history, "", released, [*raw, full]
+                yield history, released, [*raw, full]
+            else:
+                yield history, gr.skip(), gr.skip()
         finally:
             running.discard(rid)
             if not running:
@@ -187,31 +198,45 @@ class ChatHandlers:
             self.log.record(session, mode=plan.mode, question=text, reply=plan.show(full), badge=badge,
                             finish_reason=finish or "abort")
 
+    @staticmethod
+    def _session(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "anonymous"
+
     def _interval(self) -> float:
         return shared_interval(self.config.yield_interval, self.engine.active_requests(),
                                self.config.updates_per_second)
 
     def _admit(self, message: str | None, temperature: float, top_p: float, max_new_tokens: float,
                request: gr.Request | None) -> GenParams | None:
-        """The turn's sampling settings, or ``None`` (after telling the student why) when it is refused."""
+        """The turn's sampling settings (the message is counted against the rate limit), ``None`` for an empty
+        message; raises ``gr.Error`` with the reason when the message may not go."""
+        refusal = self._refusal(message, temperature, top_p, max_new_tokens, request)
+        if refusal == "":
+            return None
+        if refusal is not None:
+            raise gr.Error(refusal, title="Not sent", print_exception=False)
+        return validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
+
+    def _refusal(self, message: str | None, temperature: float, top_p: float, max_new_tokens: float,
+                 request: gr.Request | None) -> str | None:
+        """Why the message may not go (``""`` for an empty one: nothing to say), or ``None`` when it may (then it is
+        counted against the rate limit)."""
         text = (message or "").strip()
         if not text:
-            return None
+            return ""
         if len(text) > self.config.max_message_chars:
-            gr.Warning(
-                f"Your message is {len(text):,} characters long; the limit is {self.config.max_message_chars:,}. "
-                "Shorten it and send again (your text is still in the box)."
-            )
-            return None
-        wait = self.limiter.wait_seconds(getattr(request, "session_hash", None) or "anonymous")
-        if wait:
-            gr.Warning(f"You are sending messages quickly: please wait {wait:.0f} s (your text is still in the box).")
-            return None
+            return (f"Your message is {len(text):,} characters long; the limit is {self.config.max_message_chars:,}. "
+                    "Shorten it and send again (your text is still in the box).")
+        if self._running.get(self._session(request)):
+            return "A reply is still coming: wait for it to finish, or press Stop (your text is still in the box)."
         try:
-            return validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
+            validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
         except AppError as err:
-            gr.Warning(user_error(err))
-            return None
+            return user_error(err)
+        wait = self.limiter.wait_seconds(self._session(request))
+        if wait:
+            return f"You are sending messages quickly: please wait {wait:.0f} s (your text is still in the box)."
+        return None
 
     async def unload(self, request: gr.Request) -> None:
         """The tab closed: abort its generations in the engine (Gradio also cancels the event on disconnect)."""
@@ -219,8 +244,9 @@ class ChatHandlers:
             await self.engine.abort(rid)
 
     @staticmethod
-    def clear() -> tuple[list[dict[str, Any]], str]:
-        return [], ""
+    def clear() -> tuple[list[dict[str, Any]], str, str]:
+        """New chat: an empty chat, an empty box, no message waiting."""
+        return [], "", ""
 
 
 def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -294,20 +320,31 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
 
         panel = build_tutor_panel(handlers.bank, config.tutor, grounded=handlers.grounded)
         raw = gr.State([])  # the tutor's unredacted replies, for the answer-release check
-        inputs = [textbox, chatbot, temperature, top_p, max_tokens, panel.mode, panel.problem_id, panel.released, raw,
+        # Send empties the box in the browser (no round trip) into a hidden one, from which ``respond`` streams the
+        # reply (the API's /chat takes the message there directly). A refused message (too long, too many, a reply
+        # still streaming in this tab) fails the event and goes back into the box; Stop empties the hidden box
+        # first, so a stopped question does not come back. Why not clear the box from ``respond``: an output a
+        # streaming event skips still costs Gradio a new Textbox per update (a py-spy profile of 64 students: 43 %
+        # of the server's event loop), and it would erase what the student types while the reply streams.
+        pending = gr.Textbox(visible=False, elem_id="pending-message")
+        inputs = [pending, chatbot, temperature, top_p, max_tokens, panel.mode, panel.problem_id, panel.released, raw,
                   panel.grounding]
-        outputs = [chatbot, textbox, panel.released, raw]
-        submit = textbox.submit(handlers.respond, inputs, outputs, api_name="chat",
-                                concurrency_limit=limit, concurrency_id="chat")
-        click = send.click(handlers.respond, inputs, outputs, api_visibility="private",
-                           concurrency_limit=limit, concurrency_id="chat")
+        outputs = [chatbot, panel.released, raw]
+        replies = []
+        for trigger, name in ((textbox.submit, "chat"), (send.click, None)):
+            taken = trigger(None, textbox, [textbox, pending], js="(text) => ['', text]", api_visibility="private")
+            # "multiple": a second Send while a reply streams reaches the server, which refuses it (text restored).
+            reply = taken.then(handlers.respond, inputs, outputs, concurrency_limit=limit, concurrency_id="chat",
+                               trigger_mode="multiple", **({"api_name": name} if name else {"api_visibility": "private"}))
+            reply.failure(None, [pending, textbox], textbox, js="(text, box) => text || box", api_visibility="private")
+            replies.append(reply)
         # The conversation survives a reload: kept in the browser's local storage, restored on load.
         saved = gr.BrowserState([], storage_key="math-tutor-conversation")
-        for event in (submit, click):
+        for event in replies:
             event.then(_keep, chatbot, saved, api_visibility="private", queue=False)
-        stop.click(None, None, None, cancels=[submit, click], api_visibility="private").then(
+        stop.click(None, None, pending, js="() => ''", cancels=replies, api_visibility="private").then(
             _keep, chatbot, saved, api_visibility="private", queue=False)
-        new_chat.click(handlers.clear, None, [chatbot, textbox], cancels=[submit, click], api_name="clear").then(
+        new_chat.click(handlers.clear, None, [chatbot, textbox, pending], cancels=replies, api_name="clear").then(
             _keep, chatbot, saved, api_visibility="private", queue=False)
         demo.load(_keep, saved, chatbot, api_visibility="private", queue=False)
         demo.unload(handlers.unload)

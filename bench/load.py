@@ -201,6 +201,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the mode the students pick (and the launched app's default; steps if unset)")
     parser.add_argument("--cache-max-entry-count", type=float, default=0.5)
     parser.add_argument("--fake-token-delay", type=float, default=0.005, help="seconds per token of the fake")
+    parser.add_argument("--fake-reply-tokens", type=int, default=0,
+                        help="the fake's echo is padded to this many tokens (a real model's reply length)")
     return parser.parse_args(argv)
 
 
@@ -222,6 +224,7 @@ def _start_app(args: argparse.Namespace, loop: asyncio.AbstractEventLoop
     load_seconds = round(time.perf_counter() - start, 1)
     if args.backend == "fake":
         inner.token_delay = args.fake_token_delay  # type: ignore[attr-defined]
+        inner.echo_tokens = args.fake_reply_tokens  # type: ignore[attr-defined]
     engine = RecordingEngine(inner)
 
     async def warm() -> None:  # the first generation compiles / fills caches: not part of the figures
@@ -306,6 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "page_opened_first": not args.cold_sessions,
                      "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
+                     "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,
                      "load_seconds": load_seconds,
                      "rate_limit": "off (in-process app)" if not args.url else "the app's"},
         "students": args.students, "turns_planned": args.students * args.turns, "turns_started": len(turns),

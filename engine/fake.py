@@ -25,9 +25,11 @@ class FakeEngine(Engine):
         token_delay: float = 0.01,
         max_concurrency: int = 64,
         model: str = "fake-model",
+        echo_tokens: int = 0,
     ) -> None:
         self._script: deque[str | Exception] = deque(replies)
         self.token_delay = token_delay
+        self.echo_tokens = echo_tokens  # the echo is padded to this many words (benchmarks: a real reply's length)
         self.calls: list[tuple[list[dict[str, str]], GenParams]] = []
         self.aborted: list[str] = []
         self.finished: dict[str, str] = {}  # request id -> finish reason, for tests
@@ -43,7 +45,9 @@ class FakeEngine(Engine):
         if self._script:
             return self._script.popleft()
         last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        return f"You said: {last_user}"
+        echo = f"You said: {last_user}"
+        pad = self.echo_tokens - len(_PIECE.findall(echo))
+        return echo + "".join(f" step{i % 10}" for i in range(pad)) if pad > 0 else echo
 
     async def stream(
         self, messages: Sequence[Message], params: GenParams, *, request_id: str | None = None

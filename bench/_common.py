@@ -46,10 +46,23 @@ def launch_app(engine: Any, config: Any = None) -> tuple[Any, str]:
 
     config = config or UIConfig()
     demo = build_ui(engine, config)
-    demo.queue(default_concurrency_limit=8)
+    demo.queue(default_concurrency_limit=8, )
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **launch_options(engine, config))
     return demo, url
+
+
+def server_loop_cpu(demo: Any) -> float | None:
+    """CPU seconds used so far by the thread that runs Gradio's event loop (uvicorn's), from /proc (Linux), or
+    None. Every request, every queued event and every streamed update is handled on that one thread, so its CPU
+    time per turn is what bounds how many students one process can serve."""
+    thread = getattr(getattr(demo, "server", None), "thread", None)
+    tid = getattr(thread, "native_id", None)
+    try:
+        fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
 
 
 def _cpu_model() -> str:
@@ -223,6 +236,7 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
         r = await http.post(f"{base}/gradio_api/queue/join", json={
             "data": data, "fn_index": dep["id"], "session_hash": session, "event_data": None, "trigger_id": None})
         r.raise_for_status()
+        turn["joined_s"] = time.monotonic() - t0 - turn["start_s"]
         event, outputs = r.json().get("event_id"), None
         async with http.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}) as resp:
             async for line in resp.aiter_lines():

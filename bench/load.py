@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (CLIENTS, launch_app, machine_info, ms, now_iso, percentile,  # noqa: E402
-                           warm_worker_pools)
+                           server_loop_cpu, warm_worker_pools)
 from bench.stream import CountingEngine  # noqa: E402
 from engine.base import Chunk, GenParams, Message  # noqa: E402
 
@@ -167,6 +167,7 @@ def app_figures(turns: list[dict[str, Any]], wall: float, tokens: int | None) ->
             "turn_latency_max_ms": pct("latency_s", 100),
             "gradio_queue_wait_p50_ms": pct("queue_wait_s", 50), "gradio_queue_wait_p95_ms": pct("queue_wait_s", 95),
             "gradio_queue_wait_max_ms": pct("queue_wait_s", 100),
+            "gradio_join_p50_ms": pct("joined_s", 50), "gradio_join_p95_ms": pct("joined_s", 95),
             "first_update_p50_ms": pct("first_update_s", 50), "first_update_p95_ms": pct("first_update_s", 95),
             "engine_queue_notices": sum(t["engine_queue_notice"] for t in turns)}
 
@@ -262,7 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     params = (0.0, 1.0, args.max_new_tokens)
     client = CLIENTS[args.client]
     loop = asyncio.new_event_loop()
-    engine = switcher = demo = load_seconds = None
+    engine = switcher = demo = load_seconds = loop_cpu = None
     pool = multiprocessing.get_context("spawn").Pool(1)  # the students: another process, like real browsers
     try:
         url = args.url
@@ -275,9 +276,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             engine.records.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
         before = engine.tokens if engine else 0
+        cpu_before = server_loop_cpu(demo)
         wall, turns = pool.apply(client, (url, questions, params, args.tutor_mode, args.duration_limit, args.grace,
                                           not args.cold_sessions))
         tokens = engine.tokens - before if engine else None
+        cpu_after = server_loop_cpu(demo)
+        loop_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
         records = list(engine.records) if engine else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
         checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
@@ -293,6 +297,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             loop.run_until_complete(switcher.close())
         loop.close()
     app = app_figures(turns, wall, tokens)
+    if loop_cpu is not None:  # the in-process app's event loop thread: its share of the wall time, its cost per turn
+        app["server_loop_cpu_s"] = round(loop_cpu, 2)
+        app["server_loop_busy"] = round(loop_cpu / wall, 3) if wall else None
+        app["server_loop_cpu_per_turn_ms"] = round(1000 * loop_cpu / max(1, len(turns)), 1)
     ratio = app["tokens_per_s"] / alone["tokens_per_s"] if alone and app["tokens_per_s"] and alone["tokens_per_s"] \
         else None
     errors = [t["error"] for t in turns if t["error"] and t["error"] != "unfinished"]

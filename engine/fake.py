@@ -1,7 +1,8 @@
 """A scripted engine with the real interface, for UI tests and for working on the UI without a model.
 
-Replies come from a script (``enqueue`` or the constructor); each is streamed word by word with a delay, so
-streaming, Stop and concurrency can be observed. A scripted ``Exception`` ends that reply with an error chunk,
+Replies come from a script (``enqueue`` or the constructor); each is streamed word by word, a word every
+``token_delay`` seconds on the engine's own clock (a consumer that looks late gets the words due by then in one
+chunk, as from a GPU engine), so streaming, Stop and concurrency can be observed. A scripted ``Exception`` ends that reply with an error chunk,
 the way a real backend reports an out-of-memory or a crash. With no script left it echoes the last user message.
 """
 
@@ -64,15 +65,23 @@ class FakeEngine(Engine):
                 yield Chunk(finish_reason="error", error=str(reply))
                 return
             final = "stop"
-            for i, piece in enumerate(_PIECE.findall(reply)):
+            pieces = _PIECE.findall(reply)
+            loop = asyncio.get_running_loop()
+            start, sent = loop.time(), 0
+            while sent < len(pieces):
                 if stop.is_set():
                     final = "abort"
                     break
-                if i >= params.max_new_tokens:
+                if sent >= params.max_new_tokens:
                     final = "length"
                     break
-                await asyncio.sleep(self.token_delay)
-                yield Chunk(text=piece, tokens=1)
+                # Words come on the engine's clock, like a GPU's: a consumer that looks late gets every word due by
+                # then in one chunk (at least one word per chunk; one exactly when token_delay is 0).
+                await asyncio.sleep(max(0.0, start + (sent + 1) * self.token_delay - loop.time()))
+                due = int((loop.time() - start) / self.token_delay) if self.token_delay > 0 else sent + 1
+                take = min(max(due, sent + 1), len(pieces), params.max_new_tokens) - sent
+                yield Chunk(text="".join(pieces[sent:sent + take]), tokens=take)
+                sent += take
             reason = final
             yield Chunk(finish_reason=final)  # type: ignore[arg-type]
         finally:

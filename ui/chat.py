@@ -14,6 +14,7 @@ and the check box.
 # (a py-spy profile of the server with 64 students on the fake engine: 16 % of the event loop's samples, its
 # largest single cost).
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,6 +39,7 @@ from ui.tutor_panel import build_tutor_panel
 from tutor.modes import STEPS, TutorSettings
 
 WAITING_ROOM = 16  # with a one-at-a-time engine, this many requests wait inside the engine's queue (position shown)
+FIRST_TEXT_WAIT = 0.15  # seconds the student's message waits for the reply's first text, to go out with it
 FINAL_CHECK_WAIT = 0.3  # seconds the end of a reply waits for sympy's badge before it is shown without it
 
 EXAMPLES = [
@@ -52,7 +54,7 @@ EXAMPLES = [
 class UIConfig:
     title: str = "Math Tutor"
     yield_interval: float = 0.05  # seconds between updates sent to the browser (see ui.streaming)
-    updates_per_second: float = 400  # for the whole process: many streams -> fewer updates each (0 = no limit)
+    updates_per_second: float = 250  # for the whole process: many streams -> fewer updates each (0 = no limit)
     max_message_chars: int = MAX_MESSAGE_CHARS
     requests_per_minute: int = 20  # per browser session; 0 = no limit
     tutor: TutorSettings = field(default_factory=lambda: TutorSettings(default_mode=STEPS))  # teacher's default
@@ -160,7 +162,6 @@ class ChatHandlers:
                                        grounded=self.grounded if grounded is None else bool(grounded))
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
-        yield history, released, gr.skip()
         session = self._session(request)
         rid = new_request_id()
         if isinstance(self.engine, MeteredEngine):  # the teacher's view shows who asked what
@@ -168,15 +169,24 @@ class ChatHandlers:
         running = self._running.setdefault(session, set())
         running.add(rid)
         full, finish, badge = "", None, ""
+        updates = coalesce(self.engine.stream(messages, params, request_id=rid), self._interval)
+        first: asyncio.Future[ReplyUpdate] | None = None
         try:
-            async for update in coalesce(self.engine.stream(messages, params, request_id=rid), self._interval):
+            # The student's message and the "…" bubble go out with the first text when it comes quickly (one update
+            # fewer per turn for the server), else on their own after FIRST_TEXT_WAIT.
+            first = asyncio.ensure_future(anext(updates))
+            if not (await asyncio.wait({first}, timeout=FIRST_TEXT_WAIT))[0]:
+                yield history, released, gr.skip()
+            update: ReplyUpdate | None = await first
+            while update is not None:
                 full, finish = update.text, update.finish_reason or finish
                 history[-1] = {"role": "assistant", "content": render_reply(replace(update, text=plan.show(full)))}
                 if update.finish_reason is not None:
                     break
                 # Only the chat changes while the reply streams (the other two outputs are states: skipping
                 # them costs nothing).
-                yield history, gr.skip(), gr.skip()
+                yield history, released, gr.skip()
+                update = await anext(updates, None)
             if full:
                 # sympy's verdict usually takes milliseconds: wait briefly, so that the end of the reply and its
                 # badge go out as one update; a slow check shows the text first.
@@ -189,8 +199,13 @@ class ChatHandlers:
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + "\n\n" + badge}
                 yield history, released, [*raw, full]
             else:
-                yield history, gr.skip(), gr.skip()
+                yield history, released, gr.skip()
         finally:
+            if first is not None and not first.done():  # stopped while waiting for the first text
+                first.cancel()
+                with contextlib.suppress(BaseException):
+                    await first
+            await updates.aclose()  # closes the engine stream: aborts the generation if it is still running
             running.discard(rid)
             if not running:
                 self._running.pop(session, None)
@@ -249,13 +264,15 @@ class ChatHandlers:
         return [], "", ""
 
 
-def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    return list(history or [])
-
-
 def chat_concurrency(engine: Engine, config: UIConfig) -> int:
     """Replies that may stream at once (Gradio's limit on the chat event): the engine's batch, at least WAITING_ROOM."""
     return config.concurrency_limit or max(engine.info.max_concurrency, WAITING_ROOM)
+
+
+def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The chat into the browser's storage after a turn, and back on page load. Through the server (not queued): a
+    value set by a browser-only (js) step does not reach gr.BrowserState's storage."""
+    return list(history or [])
 
 
 MAX_UPLOAD_BYTES = 1  # the page takes no uploads; Gradio's upload route would otherwise store any file

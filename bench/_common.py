@@ -20,7 +20,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,36 @@ def launch_app(engine: Any, config: Any = None) -> tuple[Any, str]:
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **launch_options(engine, config))
     return demo, url
+
+
+class LoopCpuSampler:
+    """Samples :func:`server_loop_cpu` every ``interval`` seconds in a thread, so that the loop's CPU over a window
+    known only afterwards (the students' clock, started in other processes) can be read: :meth:`between`."""
+
+    def __init__(self, demo: Any, interval: float = 0.02) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.is_set():
+                cpu = server_loop_cpu(demo)
+                if cpu is None:
+                    return
+                self.samples.append((time.time(), cpu))
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, start: float, end: float) -> float | None:
+        """CPU seconds of the loop thread from ``start`` to ``end`` (``time.time()``), to the nearest samples."""
+        before = [cpu for t, cpu in self.samples if t <= start]
+        after = [cpu for t, cpu in self.samples if t >= end]
+        return after[0] - before[-1] if before and after else None
 
 
 def server_loop_cpu(demo: Any) -> float | None:
@@ -146,10 +176,13 @@ def _finish(turn: dict[str, Any], history: Any, t0: float) -> None:
 
 
 def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
-                       stop_after: float, grace: float, open_page: bool = True) -> tuple[float, list[dict[str, Any]]]:
+                       stop_after: float, grace: float, open_page: bool = True, only: Sequence[int] | None = None,
+                       start: Callable[[], Any] | None = None) -> tuple[float, list[dict[str, Any]]]:
     """One gradio_client per student, each in its own thread; returns (wall seconds, turns). With ``open_page``
     each student first runs the page's New chat event, before the clock starts: a browser's session (and Gradio's
-    per-session state) exists from the page load, long before the first question."""
+    per-session state) exists from the page load, long before the first question. ``only``: the students (indexes
+    into ``questions``) this call runs, all by default; ``start`` is called (and may block) just before the clock
+    starts, so that students run by several processes start together."""
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -157,18 +190,20 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
 
     running = (Status.PROCESSING, Status.ITERATING, Status.FINISHED)  # out of Gradio's queue
 
+    ids = list(range(len(questions)) if only is None else only)
     with ThreadPoolExecutor(8) as ex:  # building a client fetches the app's config: do it before the clock starts
-        clients = list(ex.map(lambda _: Client(url, verbose=False), questions))
+        clients = dict(zip(ids, ex.map(lambda _: Client(url, verbose=False), ids)))
     turns: list[dict[str, Any]] = []
     extra = (mode,) if mode else ()
-    barrier = threading.Barrier(len(questions) + 1)
+    ready, go = threading.Barrier(len(ids) + 1), threading.Barrier(len(ids) + 1)
     t0 = 0.0
 
     def student(i: int) -> None:
         history: list = []
         if open_page:
             clients[i].predict(api_name="/clear")
-        barrier.wait()
+        ready.wait()
+        go.wait()
         for k, text in enumerate(questions[i]):
             if time.monotonic() - t0 >= stop_after:
                 return
@@ -198,25 +233,29 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
                 turn["error"] = repr(err)
                 return
 
-    threads = [threading.Thread(target=student, args=(i,)) for i in range(len(questions))]
+    threads = [threading.Thread(target=student, args=(i,)) for i in ids]
     for t in threads:
         t.start()
+    ready.wait()
+    if start is not None:
+        start()
     t0 = time.monotonic()
-    barrier.wait()
+    go.wait()
     for t in threads:
         t.join()
     wall = time.monotonic() - t0
-    for c in clients:
+    for c in clients.values():
         c.close()
     return wall, turns
 
 
 def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
-                    stop_after: float, grace: float, open_page: bool = True) -> tuple[float, list[dict[str, Any]]]:
+                    stop_after: float, grace: float, open_page: bool = True, only: Sequence[int] | None = None,
+                    start: Callable[[], Any] | None = None) -> tuple[float, list[dict[str, Any]]]:
     """One browser-like session per student speaking Gradio's queue protocol (join, read the event stream), as
     ``bench.stream._sse_run`` does, but multi-turn and reading the outputs (diffs applied with gradio_client's
-    ``apply_diff``, as the page applies them); returns (wall seconds, turns). ``open_page``: as in
-    :func:`run_gradio_clients`."""
+    ``apply_diff``, as the page applies them); returns (wall seconds, turns). ``open_page``, ``only``, ``start``: as
+    in :func:`run_gradio_clients`."""
     import httpx
     from gradio_client.utils import apply_diff
 
@@ -290,14 +329,18 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
                 return
             history = turn["history"]
 
+    ids = list(range(len(questions)) if only is None else only)
+
     async def run_all() -> float:
         nonlocal t0
-        limits = httpx.Limits(max_connections=2 * len(questions) + 10)
+        limits = httpx.Limits(max_connections=2 * len(ids) + 10)
         async with httpx.AsyncClient(timeout=None, limits=limits) as http:
             if open_page:
-                await asyncio.gather(*(page_load(http, s) for s in sessions))
+                await asyncio.gather(*(page_load(http, sessions[i]) for i in ids))
+            if start is not None:
+                await asyncio.to_thread(start)
             t0 = time.monotonic()
-            await asyncio.gather(*(student(http, i) for i in range(len(questions))))
+            await asyncio.gather(*(student(http, i) for i in ids))
             return time.monotonic() - t0
 
     wall = asyncio.run(run_all())
@@ -305,3 +348,38 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
 
 
 CLIENTS = {"gradio_client": run_gradio_clients, "sse": run_sse_clients}
+
+
+def default_client_processes(students: int) -> int:
+    """Processes the simulated students are spread over: one per 8 students, at most half the cores (the app needs
+    the rest), at least one. Real students each have their own machine; one process for 64 gradio_clients measures
+    that process's own limits (its GIL) as much as the app's."""
+    return max(1, min(-(-students // 8), (os.cpu_count() or 2) // 2))
+
+
+def _group(client: str, url: str, questions: list[list[str]], params: tuple, mode: str | None, stop_after: float,
+           grace: float, open_page: bool, only: Sequence[int], barrier: Any
+           ) -> tuple[float, list[dict[str, Any]], float]:
+    started: list[float] = []
+
+    def start() -> None:
+        barrier.wait()
+        started.append(time.time())
+
+    wall, turns = CLIENTS[client](url, questions, params, mode, stop_after, grace, open_page, only, start)
+    return wall, turns, started[0]
+
+
+def run_students(pool: Any, manager: Any, client: str, url: str, questions: list[list[str]], params: tuple,
+                 mode: str | None, stop_after: float, grace: float, open_page: bool = True
+                 ) -> tuple[float, list[dict[str, Any]], float]:
+    """The students spread over ``pool``'s processes (students 0, P, 2P, ... in the first), started together (a
+    barrier from ``manager``); returns (the longest process's wall seconds, every turn, when the clock started as
+    ``time.time()``)."""
+    processes = pool._processes  # noqa: SLF001 (multiprocessing.Pool keeps its size there)
+    groups = [list(range(k, len(questions), processes)) for k in range(min(processes, len(questions)))]
+    barrier = manager.Barrier(len(groups))
+    results = pool.starmap(_group, [(client, url, questions, params, mode, stop_after, grace, open_page, g, barrier)
+                                    for g in groups])
+    return (max(wall for wall, _, _ in results), [turn for _, turns, _ in results for turn in turns],
+            min(start for _, _, start in results))

@@ -39,8 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (CLIENTS, launch_app, machine_info, ms, now_iso, percentile,  # noqa: E402
-                           server_loop_cpu, warm_worker_pools)
+from bench._common import (CLIENTS, LoopCpuSampler, default_client_processes, launch_app,  # noqa: E402
+                           machine_info, ms, now_iso, percentile, run_students, warm_worker_pools)
 from bench.stream import CountingEngine  # noqa: E402
 from engine.base import Chunk, GenParams, Message  # noqa: E402
 
@@ -51,17 +51,28 @@ TARGETS = {"gpu": {"students": 64, "errors": 0, "wrong_session": 0, "ttft_p95_ms
            "cpu": {"students": 8, "errors": 0, "wrong_session": 0}}
 
 
-def plan_questions(students: int, turns: int, seed: int = 7) -> tuple[list[str], list[list[str]]]:
-    """(tags, questions per student): a unique random tag per student, in every question it asks."""
+def plan_questions(students: int, turns: int, seed: int = 7, kind: str = "short"
+                   ) -> tuple[list[str], list[list[str]]]:
+    """(tags, questions per student): a unique random tag per student, in every question it asks. ``kind``:
+    "short" asks one-line arithmetic and algebra (short replies); "bank" asks the tutor bank's practice problems,
+    every topic in turn (the step-by-step replies a class gets)."""
     rng = random.Random(seed)
     tags: list[str] = []
     while len(tags) < students:
         tag = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=6))
         if tag not in tags:
             tags.append(tag)
-    questions = [[f"Student {i} (tag {tag}){': ' if k == 0 else f', question {k + 1}: '}"
-                  + ASKS[(i + k) % len(ASKS)].format(i=i, n=k + 2, m=2 * i + 3) for k in range(turns)]
-                 for i, tag in enumerate(tags)]
+    if kind == "bank":
+        import tutor
+        from tutor.bank import round_robin
+
+        problems = [p.statement for p in round_robin(tutor.default_bank().problems)]
+        asks = [problems[(i * turns + k) % len(problems)] for i in range(students) for k in range(turns)]
+    else:
+        asks = [ASKS[(i + k) % len(ASKS)].format(i=i, n=k + 2, m=2 * i + 3) for i in range(students)
+                for k in range(turns)]
+    questions = [[f"Student {i} (tag {tag}){': ' if k == 0 else f', question {k + 1}: '}" + asks[i * turns + k]
+                  for k in range(turns)] for i, tag in enumerate(tags)]
     return tags, questions
 
 
@@ -192,10 +203,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--students", type=int, default=8)
     parser.add_argument("--turns", type=int, default=2, help="questions per student, each sending the history back")
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--questions", default="short", choices=["short", "bank"],
+                        help="short arithmetic and algebra, or the tutor bank's practice problems (longer replies)")
     parser.add_argument("--duration-limit", type=float, default=300.0, help="seconds after which no turn starts")
     parser.add_argument("--grace", type=float, default=120.0, help="seconds turns in flight may take after that")
     parser.add_argument("--url", default=None, help="an app already running (then no engine-side figures)")
     parser.add_argument("--client", default="gradio_client", choices=sorted(CLIENTS))
+    parser.add_argument("--client-processes", type=int, default=0,
+                        help="processes the students are spread over (0: one per 8 students, at most half the cores)")
     parser.add_argument("--cold-sessions", action="store_true",
                         help="students ask without opening the page first (their session starts with the question)")
     parser.add_argument("--tutor-mode", default=None, choices=["socratic", "steps", "check"],
@@ -259,29 +274,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import multiprocessing
 
     started = time.perf_counter()
-    tags, questions = plan_questions(args.students, args.turns)
+    tags, questions = plan_questions(args.students, args.turns, kind=args.questions)
     params = (0.0, 1.0, args.max_new_tokens)
-    client = CLIENTS[args.client]
     loop = asyncio.new_event_loop()
     engine = switcher = demo = load_seconds = loop_cpu = None
-    pool = multiprocessing.get_context("spawn").Pool(1)  # the students: another process, like real browsers
+    processes = args.client_processes or default_client_processes(args.students)
+    context = multiprocessing.get_context("spawn")
+    manager = context.Manager()
+    pool = context.Pool(processes)  # the students: other processes, like real browsers
     try:
         url = args.url
         if url is None:
             engine, switcher, demo, url, load_seconds = _start_app(args, loop)
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
-        pool.apply(client, (url, [["Warm-up (tag WARMUP): what is 1 + 1?"]], params, args.tutor_mode, 60, 120))
+        run_students(pool, manager, args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
+                     args.tutor_mode, 60, 120)
+        sampler = LoopCpuSampler(demo) if demo is not None else None
         if engine is not None:
             engine.records.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
         before = engine.tokens if engine else 0
-        cpu_before = server_loop_cpu(demo)
-        wall, turns = pool.apply(client, (url, questions, params, args.tutor_mode, args.duration_limit, args.grace,
-                                          not args.cold_sessions))
+        wall, turns, clock_start = run_students(pool, manager, args.client, url, questions, params, args.tutor_mode,
+                                                args.duration_limit, args.grace, not args.cold_sessions)
         tokens = engine.tokens - before if engine else None
-        cpu_after = server_loop_cpu(demo)
-        loop_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        if sampler is not None:
+            time.sleep(0.05)  # one more sample after the window
+            sampler.stop()
+            loop_cpu = sampler.between(clock_start, clock_start + wall)
         records = list(engine.records) if engine else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
         checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
@@ -291,6 +311,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _say(started, "done")
     finally:
         pool.terminate()
+        manager.shutdown()
         if demo is not None:
             demo.close()
         if switcher is not None:
@@ -313,8 +334,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "status_line": info.status_line() if info else _remote_status(url),
         "settings": {"backend": args.backend, "model": args.model, "model_format": args.model_format,
                      "students": args.students, "turns": args.turns, "max_new_tokens": args.max_new_tokens,
+                     "questions": args.questions,
                      "duration_limit_s": args.duration_limit, "grace_s": args.grace, "client": args.client,
-                     "page_opened_first": not args.cold_sessions,
+                     "page_opened_first": not args.cold_sessions, "client_processes": processes,
                      "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,

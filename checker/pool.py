@@ -221,10 +221,10 @@ class CheckerPool:
 
 
 def default_size() -> int:
-    """Workers in the default pool: 2 to 4, as the machine's cores allow. (8 on a 16-core GPU box was tried for 64
-    students at once and was not faster: the sympy work per question is small, the processes compete with the
-    server for the cores.)"""
-    return max(2, min(4, os.cpu_count() or 2))
+    """Workers in the default pool: half the cores, 2 to 8. Every chat turn asks sympy about its question (about
+    35 ms for a practice-bank problem on one core), so a class of 64 asking at once waits about 64 x 35 ms / workers
+    for its first words; the other half of the cores is the server's and the engine's."""
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
 class SharedPool:

@@ -118,10 +118,11 @@ if want load 120; then
   for client in ${LOAD_CLIENTS:-gradio_client sse}; do
     [[ -f $awq/config.json ]] || break
     (( $(left) > 90 )) || { echo "== SKIP load $client: time"; continue; }
+    name=bench_load_$client${LOAD_QUESTIONS:+_$LOAD_QUESTIONS}.json
     timeout $(( $(left) - 10 )) python3 bench/load.py --backend lmdeploy --model "$awq" --students ${LOAD_STUDENTS:-64} \
       --turns ${LOAD_TURNS:-2} --max-new-tokens ${LOAD_TOKENS:-256} --duration-limit ${LOAD_SECONDS:-120} \
-      --client "$client" > "$out/bench_load_$client.json" || echo "== FAILED: load $client"
-    cat "$out/bench_load_$client.json"
+      --questions ${LOAD_QUESTIONS:-short} --client "$client" > "$out/$name" || echo "== FAILED: load $client"
+    cat "$out/$name"
   done
 fi
 

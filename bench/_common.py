@@ -60,12 +60,16 @@ class LoopCpuSampler:
         self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
 
+        self.process_samples: list[tuple[float, float]] = []
+
         def run() -> None:
             while not self._stop.is_set():
                 cpu = server_loop_cpu(demo)
                 if cpu is None:
                     return
-                self.samples.append((time.time(), cpu))
+                now = time.time()
+                self.samples.append((now, cpu))
+                self.process_samples.append((now, _proc_cpu("/proc/self/stat")))
                 self._stop.wait(interval)
 
         self._thread = threading.Thread(target=run, daemon=True)
@@ -75,10 +79,12 @@ class LoopCpuSampler:
         self._stop.set()
         self._thread.join()
 
-    def between(self, start: float, end: float) -> float | None:
-        """CPU seconds of the loop thread from ``start`` to ``end`` (``time.time()``), to the nearest samples."""
-        before = [cpu for t, cpu in self.samples if t <= start]
-        after = [cpu for t, cpu in self.samples if t >= end]
+    def between(self, start: float, end: float, *, process: bool = False) -> float | None:
+        """CPU seconds of the loop thread (or, with ``process``, of the whole server process: every thread, the
+        engine's included) from ``start`` to ``end`` (``time.time()``), to the nearest samples."""
+        samples = self.process_samples if process else self.samples
+        before = [cpu for t, cpu in samples if t <= start]
+        after = [cpu for t, cpu in samples if t >= end]
         return after[0] - before[-1] if before and after else None
 
 
@@ -88,10 +94,15 @@ def server_loop_cpu(demo: Any) -> float | None:
     time per turn is what bounds how many students one process can serve."""
     thread = getattr(getattr(demo, "server", None), "thread", None)
     tid = getattr(thread, "native_id", None)
+    return None if tid is None else _proc_cpu(f"/proc/self/task/{tid}/stat")
+
+
+def _proc_cpu(stat: str) -> float | None:
+    """utime + stime, in seconds, from a /proc stat file (a process's or a thread's)."""
     try:
-        fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    except (OSError, ValueError, IndexError, TypeError):
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
         return None
 
 

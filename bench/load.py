@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tags, questions = plan_questions(args.students, args.turns, kind=args.questions)
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
-    engine = switcher = demo = load_seconds = loop_cpu = None
+    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = None
     processes = args.client_processes or default_client_processes(args.students)
     context = multiprocessing.get_context("spawn")
     manager = context.Manager()
@@ -302,6 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.05)  # one more sample after the window
             sampler.stop()
             loop_cpu = sampler.between(clock_start, clock_start + wall)
+            process_cpu = sampler.between(clock_start, clock_start + wall, process=True)
         records = list(engine.records) if engine else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
         checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
@@ -322,6 +323,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         app["server_loop_cpu_s"] = round(loop_cpu, 2)
         app["server_loop_busy"] = round(loop_cpu / wall, 3) if wall else None
         app["server_loop_cpu_per_turn_ms"] = round(1000 * loop_cpu / max(1, len(turns)), 1)
+    if process_cpu is not None:  # every thread of the server process (Gradio, the engine's Python side, native code)
+        app["server_process_cpu_cores"] = round(process_cpu / wall, 2) if wall else None
     ratio = app["tokens_per_s"] / alone["tokens_per_s"] if alone and app["tokens_per_s"] and alone["tokens_per_s"] \
         else None
     errors = [t["error"] for t in turns if t["error"] and t["error"] != "unfinished"]

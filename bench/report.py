@@ -227,15 +227,17 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
         met = d.get("targets_met") or {}
         gpu = gpu or "gpu" in (d.get("targets") or {})
         opened = {True: "yes", False: "no"}.get(s.get("page_opened_first"), "no (before the option)")
-        rows.append([r.machine, r.date, d.get("backend"), s.get("client"), opened, d.get("students"),
+        rows.append([r.machine, r.date, d.get("backend"), s.get("client"), s.get("client_processes", 1),
+                     s.get("questions", "short"), s.get("max_new_tokens"), opened, d.get("students"),
                      f"{d.get('turns_completed')}/{d.get('turns_planned')}", d.get("errors"), d.get("wrong_session"),
                      e.get("tokens_per_s"), a.get("tokens_per_s"), d.get("app_vs_engine_throughput"),
                      a.get("ttft_p50_ms"), a.get("ttft_p95_ms"), a.get("ttft_max_ms"), a.get("turn_latency_p50_ms"),
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
-                     a.get("engine_queue_notices"),
+                     a.get("engine_queue_notices"), a.get("server_loop_busy"), a.get("server_loop_cpu_per_turn_ms"),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
         cats.append(f"{_short(r.machine)}\n{d.get('students')} students, {s.get('client')}"
-                    + ("\npage opened first" if s.get("page_opened_first") else ""))
+                    + (f"\n{s['questions']} questions" if s.get("questions") else "")
+                    + (f"\n{r.date}" if "run" in r.path.parent.name else ""))
         p50.append(a.get("ttft_p50_ms"))
         p95.append(a.get("ttft_p95_ms"))
         t_app.append(a.get("tokens_per_s"))
@@ -244,12 +246,15 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "Targets (printed by the bench, not asserted): GPU 64 students, 0 errors, p95 TTFT ≤ 1 s, "
              "app/engine ≥ 0.8; CPU 8 students, 0 errors. Wrong session = a reply or history in another student's "
              "chat. A turn's first token comes after Gradio's queue (queue wait), the tutor's planning with sympy "
-             "(first update: the \"…\" placeholder) and the engine's own queue (\"⏳\" notices).", ""]
-    lines += table(["machine", "date", "backend", "client", "page opened first", "students", "turns done", "errors",
+             "(first update: the \"…\" placeholder, or the first text when it comes within 0.15 s) and the engine's own "
+             "queue (\"⏳\" notices). Server loop: the share of the wall time Gradio's event-loop thread was on a CPU, "
+             "and its CPU time per turn (runs from before these figures existed leave them empty).", ""]
+    lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
+                    "page opened first", "students", "turns done", "errors",
                     "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
-                    "engine queue notices", "targets met"], rows)
+                    "engine queue notices", "server loop busy", "server loop CPU ms/turn", "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
                        hline=(1000, "GPU target p95 ≤ 1 s") if gpu else None), "",

@@ -1,15 +1,16 @@
 """Load test: N simulated students hold multi-turn conversations with the live app at once; prints one JSON object.
 
     .venv/bin/python bench/load.py [--backend auto] [--students 8] [--turns 2] [--max-new-tokens 128]
-                                   [--duration-limit 300] [--client gradio_client|sse] [--tutor-mode steps]
-                                   [--cold-sessions]
+                                   [--questions short|bank] [--duration-limit 300] [--client gradio_client|sse]
+                                   [--client-processes N] [--tutor-mode steps] [--cold-sessions]
                                    [--url http://HOST:PORT/]
 
 The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor,
-the worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in a
-separate process, one ``gradio_client`` each (the default) or one browser-like event-stream session each
-(``--client sse``). Each student asks ``--turns`` questions in a row; every later turn sends the history back, as
-the page does. No turn starts after ``--duration-limit`` seconds; turns still running ``--grace`` seconds later
+the worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in
+other processes (one per 8 students, at most half the cores; ``--client-processes``), started together, one
+``gradio_client`` each (the default) or one browser-like event-stream session each (``--client sse``). Each student
+asks ``--turns`` questions in a row (``--questions``: short arithmetic, or the practice bank's problems); every later
+turn sends the history back, as the page does. No turn starts after ``--duration-limit`` seconds; turns still running ``--grace`` seconds later
 are abandoned and counted as unfinished. Before the clock starts each student opens the page (one New chat event in its
 session, as a browser's page load creates the session long before the first question); ``--cold-sessions``
 skips that, so each session starts with its first question.
@@ -19,7 +20,9 @@ returned history is not exactly that student's own messages in order, whose repl
 whose reply is not the text the engine wrote for that student's prompt (in-process app) or, with the fake
 engine, whose echo lacks its own tag; and engine prompts that mix two students' messages. Tokens are counted by
 the engine (``bench.stream.CountingEngine``); the engine's own throughput is measured afterwards by replaying the
-prompts the app sent for the completed turns, straight on the engine, with as many students at once. Targets are
+prompts the app sent for the completed turns, straight on the engine, with as many students at once. With the app
+in this process, the CPU time of Gradio's event-loop thread and of the whole process over the students' window is
+read from /proc (``server_loop_busy``, ``server_loop_cpu_per_turn_ms``, ``server_process_cpu_cores``). Targets are
 printed, not asserted. Not covered: single-stream speed (bench/stream.py), the checker (bench/checker.py).
 """
 

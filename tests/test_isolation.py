@@ -119,3 +119,18 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run():
     assert result["app_vs_engine_throughput"] > 0
     assert result["settings"]["client"] == "gradio_client" and result["machine"]["cpu_cores"] >= 1
     assert result["targets_met"]["errors"] and result["targets_met"]["wrong_session"]
+
+
+def test_the_load_bench_spreads_students_over_processes_and_each_keeps_its_own_chat():
+    """bench/load.py's students in two processes against a live app on the fake engine, practice-bank questions:
+    every turn completes, every reply is its own student's echo, and the server loop's CPU is read."""
+    from bench import load
+
+    out = io.StringIO()
+    load.main(["--backend", "fake", "--students", "4", "--turns", "2", "--questions", "bank", "--client", "sse",
+               "--client-processes", "2", "--fake-token-delay", "0.001", "--duration-limit", "60"], out=out)
+    result = json.loads(out.getvalue())
+    assert result["settings"]["client_processes"] == 2 and result["settings"]["questions"] == "bank"
+    assert result["turns_completed"] == 8 and result["errors"] == 0 and result["wrong_session"] == 0
+    assert result["isolation_checks"]["echo_tags"] == 8
+    assert result["app"]["server_loop_cpu_s"] >= 0 and result["app"]["server_process_cpu_cores"] >= 0

@@ -95,3 +95,25 @@ def test_conversation_survives_a_reload(page, app_url, shot):
     page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('Keep this')", timeout=15000)
     assert _last_bot(page).locator(".katex").count() >= 1
     shot("after-reload")
+
+
+def test_the_box_empties_on_send_and_what_is_typed_while_a_reply_streams_is_kept(page, app_url):
+    engine, url = app_url
+    engine.token_delay = 0.03
+    engine.enqueue(" ".join(f"word{i}" for i in range(60)), "Second reply.")
+    page.goto(url)
+    box = page.locator("#message textarea")
+    box.fill("first question")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('word3')", timeout=15000)
+    assert box.input_value() == ""  # emptied at once, in the browser
+    box.fill("my next question")  # typed while the reply streams
+    box.press("Enter")  # a second message while one streams: refused, the text goes back into the box
+    page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('word59')", timeout=15000)
+    page.wait_for_timeout(500)
+    assert box.input_value() == "my next question"  # kept through the refusal and the reply's end
+    assert [call[0][-1]["content"] for call in engine.calls] == ["first question"]
+    box.press("Enter")  # now it goes
+    page.wait_for_function("document.querySelector('#chatbot')?.innerText?.includes('Second reply.')", timeout=15000)
+    assert box.input_value() == ""
+    assert [call[0][-1]["content"] for call in engine.calls] == ["first question", "my next question"]

@@ -100,7 +100,7 @@ def serve(args: argparse.Namespace) -> int:
     from engine.factory import create_engine
     from engine.models import allowed_model_dirs
     from engine.switcher import EngineSwitcher
-    from ui import UIConfig, build_ui, launch_options, prepare_process
+    from ui import UIConfig, build_ui, launch_options
     from ui.teacher import TeacherGate
 
     import checker
@@ -129,7 +129,6 @@ def serve(args: argparse.Namespace) -> int:
     config = UIConfig(tutor=tutor_settings, grounded=grounded)
     demo = build_ui(engine, config, gate=TeacherGate(password), log=log)
     demo.queue(default_concurrency_limit=8)
-    prepare_process()
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(engine, config))
     return 0
 

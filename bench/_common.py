@@ -39,16 +39,14 @@ def warm_worker_pools() -> threading.Thread:
     return thread
 
 
-def launch_app(engine: Any, config: Any = None, switch_interval: float | None = None) -> tuple[Any, str]:
-    """The chat page around ``engine`` on a free localhost port, queued and with the process prepared as ``app.py``
-    does it (``switch_interval``: instead of the app's GIL switch interval); returns (demo, url). The caller closes
-    the demo."""
-    from ui import UIConfig, build_ui, launch_options, prepare_process
+def launch_app(engine: Any, config: Any = None) -> tuple[Any, str]:
+    """The chat page around ``engine`` on a free localhost port, queued as ``app.py`` queues it; returns
+    (demo, url). The caller closes the demo."""
+    from ui import UIConfig, build_ui, launch_options
 
     config = config or UIConfig()
     demo = build_ui(engine, config)
-    demo.queue(default_concurrency_limit=8)
-    prepare_process() if switch_interval is None else prepare_process(switch_interval)
+    demo.queue(default_concurrency_limit=8, )
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **launch_options(engine, config))
     return demo, url

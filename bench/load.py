@@ -212,8 +212,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--grace", type=float, default=120.0, help="seconds turns in flight may take after that")
     parser.add_argument("--url", default=None, help="an app already running (then no engine-side figures)")
     parser.add_argument("--client", default="gradio_client", choices=sorted(CLIENTS))
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="the server's GIL switch interval in seconds (default: the app's, ui.chat.SWITCH_INTERVAL)")
     parser.add_argument("--client-processes", type=int, default=0,
                         help="processes the students are spread over (0: one per 8 students, at most half the cores)")
     parser.add_argument("--cold-sessions", action="store_true",
@@ -255,7 +253,7 @@ def _start_app(args: argparse.Namespace, loop: asyncio.AbstractEventLoop
     loop.run_until_complete(warm())
     switcher = EngineSwitcher(engine, settings, create_engine)
     config = UIConfig(tutor=TutorSettings(default_mode=args.tutor_mode or STEPS), requests_per_minute=0)
-    demo, url = launch_app(switcher, config, args.switch_interval)
+    demo, url = launch_app(switcher, config)
     pools.join()  # the first turns must not pay for starting the checker's and sympy's processes
     return engine, switcher, demo, url, load_seconds
 
@@ -345,7 +343,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "questions": args.questions,
                      "duration_limit_s": args.duration_limit, "grace_s": args.grace, "client": args.client,
                      "page_opened_first": not args.cold_sessions, "client_processes": processes,
-                     "switch_interval_s": sys.getswitchinterval(),
                      "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,

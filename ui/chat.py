@@ -15,7 +15,6 @@ and the check box.
 # largest single cost).
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -274,18 +273,6 @@ def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The chat into the browser's storage after a turn, and back on page load. Through the server (not queued): a
     value set by a browser-only (js) step does not reach gr.BrowserState's storage."""
     return list(history or [])
-
-
-SWITCH_INTERVAL = 0.001  # seconds: Python's GIL switch interval while the app serves (Python's default is 0.005)
-
-
-def prepare_process(switch_interval: float = SWITCH_INTERVAL) -> None:
-    """Process-wide settings for serving a class (``app.py`` and the benchmarks call it before launching).
-
-    The GIL switch interval goes from 5 ms to ``switch_interval``: Gradio's event loop gives the GIL up at every
-    wait for the network and needs it back for every request and every update, while the engine's Python side and
-    Gradio's worker threads hold it in turn; each time the loop asks, it can wait a whole interval."""
-    sys.setswitchinterval(switch_interval)
 
 
 MAX_UPLOAD_BYTES = 1  # the page takes no uploads; Gradio's upload route would otherwise store any file

@@ -46,7 +46,7 @@ def launch_app(engine: Any, config: Any = None) -> tuple[Any, str]:
 
     config = config or UIConfig()
     demo = build_ui(engine, config)
-    demo.queue(default_concurrency_limit=8, )
+    demo.queue(default_concurrency_limit=8)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **launch_options(engine, config))
     return demo, url

@@ -234,6 +234,7 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      a.get("ttft_p50_ms"), a.get("ttft_p95_ms"), a.get("ttft_max_ms"), a.get("turn_latency_p50_ms"),
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
                      a.get("engine_queue_notices"), a.get("server_loop_busy"), a.get("server_loop_cpu_per_turn_ms"),
+                     None if s.get("switch_interval_s") is None else round(1000 * s["switch_interval_s"], 3),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
         cats.append(f"{_short(r.machine)}\n{d.get('students')} students, {s.get('client')}"
                     + (f"\n{s['questions']} questions" if s.get("questions") else "")
@@ -248,13 +249,15 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "chat. A turn's first token comes after Gradio's queue (queue wait), the tutor's planning with sympy "
              "(first update: the \"…\" placeholder, or the first text when it comes within 0.15 s) and the engine's own "
              "queue (\"⏳\" notices). Server loop: the share of the wall time Gradio's event-loop thread was on a CPU, "
-             "and its CPU time per turn (runs from before these figures existed leave them empty).", ""]
+             "and its CPU time per turn (runs from before these figures existed leave them empty); the GIL switch interval "
+             "where a run set one (Python's default is 5 ms).", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
                     "page opened first", "students", "turns done", "errors",
                     "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
-                    "engine queue notices", "server loop busy", "server loop CPU ms/turn", "targets met"], rows)
+                    "engine queue notices", "server loop busy", "server loop CPU ms/turn", "GIL switch interval ms",
+                    "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
                        hline=(1000, "GPU target p95 ≤ 1 s") if gpu else None), "",

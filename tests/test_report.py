@@ -110,7 +110,7 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     load = _section(text, "## Load")
     assert ("CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | 2 | bank | 512 | no (before the option) | 64 | 128/128 "
             "| 0 | 0 | 8,906.3 | 345.5 | 0.039") in load
-    assert "| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | 0.612 | 12.3 | yes |" in load
+    assert "| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | 0.612 | 12.3 | – | yes |" in load
 
     gpu = _section(text, "## GPU engine alone")
     assert "NVIDIA H100 80GB HBM3" in gpu  # from nvidia-smi.txt beside the JSON lines

@@ -236,9 +236,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      a.get("engine_queue_notices"), a.get("server_loop_busy"), a.get("server_loop_cpu_per_turn_ms"),
                      None if s.get("switch_interval_s") is None else round(1000 * s["switch_interval_s"], 3),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
-        cats.append(f"{_short(r.machine)}\n{d.get('students')} students, {s.get('client')}"
-                    + (f"\n{s['questions']} questions" if s.get("questions") else "")
-                    + (f"\n{r.date}" if "run" in r.path.parent.name else ""))
+        cats.append(f"{_short(r.machine)} ({r.path.parent.name})\n{d.get('students')} × {s.get('client')}"
+                    + (f"\n{s['questions']} questions" if s.get("questions") else ""))
         p50.append(a.get("ttft_p50_ms"))
         p95.append(a.get("ttft_p95_ms"))
         t_app.append(a.get("tokens_per_s"))

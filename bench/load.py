@@ -5,15 +5,15 @@
                                    [--client-processes N] [--tutor-mode steps] [--cold-sessions]
                                    [--url http://HOST:PORT/]
 
-The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor,
-the worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in
-other processes (one per 8 students, at most half the cores; ``--client-processes``), started together, one
+The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor, the
+worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in other
+processes (one per 8 students, at most half the cores; ``--client-processes``), started together, one
 ``gradio_client`` each (the default) or one browser-like event-stream session each (``--client sse``). Each student
 asks ``--turns`` questions in a row (``--questions``: short arithmetic, or the practice bank's problems); every later
-turn sends the history back, as the page does. No turn starts after ``--duration-limit`` seconds; turns still running ``--grace`` seconds later
-are abandoned and counted as unfinished. Before the clock starts each student opens the page (one New chat event in its
-session, as a browser's page load creates the session long before the first question); ``--cold-sessions``
-skips that, so each session starts with its first question.
+turn sends the history back, as the page does. No turn starts after ``--duration-limit`` seconds; turns still running
+``--grace`` seconds later are abandoned and counted as unfinished. Before the clock starts each student opens the page
+(one New chat event in its session, as a browser's page load creates the session long before the first question);
+``--cold-sessions`` skips that, so each session starts with its first question.
 
 Every question carries the student's own tag ("Student 17 (tag Q7X2ZK): …"). ``wrong_session`` counts turns whose
 returned history is not exactly that student's own messages in order, whose reply carries another student's tag,

@@ -246,10 +246,10 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "Targets (printed by the bench, not asserted): GPU 64 students, 0 errors, p95 TTFT ≤ 1 s, "
              "app/engine ≥ 0.8; CPU 8 students, 0 errors. Wrong session = a reply or history in another student's "
              "chat. A turn's first token comes after Gradio's queue (queue wait), the tutor's planning with sympy "
-             "(first update: the \"…\" placeholder, or the first text when it comes within 0.15 s) and the engine's own "
-             "queue (\"⏳\" notices). Server loop: the share of the wall time Gradio's event-loop thread was on a CPU, "
-             "and its CPU time per turn (runs from before these figures existed leave them empty); the GIL switch interval "
-             "where a run set one (Python's default is 5 ms).", ""]
+             "(first update: the \"…\" placeholder, or the first text when it comes within 0.15 s) and the "
+             "engine's own queue (\"⏳\" notices). Server loop: the share of the wall time Gradio's event-loop "
+             "thread was on a CPU, and its CPU time per turn (runs from before these figures existed leave them "
+             "empty); the GIL switch interval where a run set one (Python's default is 5 ms).", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
                     "page opened first", "students", "turns done", "errors",
                     "wrong session",

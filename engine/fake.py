@@ -1,9 +1,10 @@
 """A scripted engine with the real interface, for UI tests and for working on the UI without a model.
 
 Replies come from a script (``enqueue`` or the constructor); each is streamed word by word, a word every
-``token_delay`` seconds on the engine's own clock (a consumer that looks late gets the words due by then in one
-chunk, as from a GPU engine), so streaming, Stop and concurrency can be observed. A scripted ``Exception`` ends that reply with an error chunk,
-the way a real backend reports an out-of-memory or a crash. With no script left it echoes the last user message.
+``token_delay`` seconds on the engine's own clock (a consumer that looks late gets the words due by then in one chunk,
+as from a GPU engine), so streaming, Stop and concurrency can be observed. A scripted ``Exception`` ends that reply
+with an error chunk, the way a real backend reports an out-of-memory or a crash. With no script left it echoes the
+last user message.
 """
 
 from __future__ import annotations

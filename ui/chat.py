@@ -351,8 +351,9 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
         for trigger, name in ((textbox.submit, "chat"), (send.click, None)):
             taken = trigger(None, textbox, [textbox, pending], js="(text) => ['', text]", api_visibility="private")
             # "multiple": a second Send while a reply streams reaches the server, which refuses it (text restored).
+            api = {"api_name": name} if name else {"api_visibility": "private"}
             reply = taken.then(handlers.respond, inputs, outputs, concurrency_limit=limit, concurrency_id="chat",
-                               trigger_mode="multiple", **({"api_name": name} if name else {"api_visibility": "private"}))
+                               trigger_mode="multiple", **api)
             reply.failure(None, [pending, textbox], textbox, js="(text, box) => text || box", api_visibility="private")
             replies.append(reply)
         # The conversation survives a reload: kept in the browser's local storage, restored on load.

@@ -225,33 +225,26 @@ class ChatHandlers:
                request: gr.Request | None) -> GenParams | None:
         """The turn's sampling settings (the message is counted against the rate limit), ``None`` for an empty
         message; raises ``gr.Error`` with the reason when the message may not go."""
-        refusal = self._refusal(message, temperature, top_p, max_new_tokens, request)
-        if refusal == "":
-            return None
-        if refusal is not None:
-            raise gr.Error(refusal, title="Not sent", print_exception=False)
-        return validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
-
-    def _refusal(self, message: str | None, temperature: float, top_p: float, max_new_tokens: float,
-                 request: gr.Request | None) -> str | None:
-        """Why the message may not go (``""`` for an empty one: nothing to say), or ``None`` when it may (then it is
-        counted against the rate limit)."""
         text = (message or "").strip()
         if not text:
-            return ""
+            return None
+        session = self._session(request)
+        refusal, params = None, None
         if len(text) > self.config.max_message_chars:
-            return (f"Your message is {len(text):,} characters long; the limit is {self.config.max_message_chars:,}. "
-                    "Shorten it and send again (your text is still in the box).")
-        if self._running.get(self._session(request)):
-            return "A reply is still coming: wait for it to finish, or press Stop (your text is still in the box)."
-        try:
-            validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
-        except AppError as err:
-            return user_error(err)
-        wait = self.limiter.wait_seconds(self._session(request))
-        if wait:
-            return f"You are sending messages quickly: please wait {wait:.0f} s (your text is still in the box)."
-        return None
+            refusal = (f"Your message is {len(text):,} characters long; the limit is "
+                       f"{self.config.max_message_chars:,}. Shorten it and send again (your text is still in the box).")
+        elif self._running.get(session):
+            refusal = "A reply is still coming: wait for it to finish, or press Stop (your text is still in the box)."
+        else:
+            try:
+                params = validate_gen_params(GenParams(float(temperature), float(top_p), int(max_new_tokens)))
+            except AppError as err:
+                refusal = user_error(err)
+        if refusal is None and (wait := self.limiter.wait_seconds(session)):  # counted only when all else is fine
+            refusal = f"You are sending messages quickly: please wait {wait:.0f} s (your text is still in the box)."
+        if refusal is not None:
+            raise gr.Error(refusal, title="Not sent", print_exception=False)
+        return params
 
     async def unload(self, request: gr.Request) -> None:
         """The tab closed: abort its generations in the engine (Gradio also cancels the event on disconnect)."""

@@ -381,16 +381,30 @@ def _group(client: str, url: str, questions: list[list[str]], params: tuple, mod
     return wall, turns, started[0]
 
 
-def run_students(pool: Any, manager: Any, client: str, url: str, questions: list[list[str]], params: tuple,
-                 mode: str | None, stop_after: float, grace: float, open_page: bool = True
-                 ) -> tuple[float, list[dict[str, Any]], float]:
-    """The students spread over ``pool``'s processes (students 0, P, 2P, ... in the first), started together (a
-    barrier from ``manager``); returns (the longest process's wall seconds, every turn, when the clock started as
-    ``time.time()``)."""
-    processes = pool._processes  # noqa: SLF001 (multiprocessing.Pool keeps its size there)
-    groups = [list(range(k, len(questions), processes)) for k in range(min(processes, len(questions)))]
-    barrier = manager.Barrier(len(groups))
-    results = pool.starmap(_group, [(client, url, questions, params, mode, stop_after, grace, open_page, g, barrier)
-                                    for g in groups])
-    return (max(wall for wall, _, _ in results), [turn for _, turns, _ in results for turn in turns],
-            min(start for _, _, start in results))
+class StudentProcesses:
+    """The processes simulated students run in (another process than the app's, as real browsers are), kept for a
+    warm-up and the measured run. ``close()`` ends them."""
+
+    def __init__(self, processes: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.processes = processes
+        self._manager = context.Manager()
+        self._pool = context.Pool(processes)
+
+    def run(self, client: str, url: str, questions: list[list[str]], params: tuple, mode: str | None,
+            stop_after: float, grace: float, open_page: bool = True) -> tuple[float, list[dict[str, Any]], float]:
+        """The students spread over the processes (students 0, P, 2P, ... in the first), started together (a
+        barrier); returns (the longest process's wall seconds, every turn, when the clock started as
+        ``time.time()``)."""
+        groups = [list(range(k, len(questions), self.processes)) for k in range(min(self.processes, len(questions)))]
+        barrier = self._manager.Barrier(len(groups))
+        results = self._pool.starmap(_group, [(client, url, questions, params, mode, stop_after, grace, open_page, g,
+                                               barrier) for g in groups])
+        return (max(wall for wall, _, _ in results), [turn for _, turns, _ in results for turn in turns],
+                min(start for _, _, start in results))
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._manager.shutdown()

@@ -42,8 +42,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (CLIENTS, LoopCpuSampler, default_client_processes, launch_app,  # noqa: E402
-                           machine_info, ms, now_iso, percentile, run_students, warm_worker_pools)
+from bench._common import (CLIENTS, LoopCpuSampler, StudentProcesses, default_client_processes,  # noqa: E402
+                           launch_app, machine_info, ms, now_iso, percentile, warm_worker_pools)
 from bench.stream import CountingEngine  # noqa: E402
 from engine.base import Chunk, GenParams, Message  # noqa: E402
 
@@ -274,31 +274,27 @@ def _say(started: float, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import multiprocessing
-
     started = time.perf_counter()
     tags, questions = plan_questions(args.students, args.turns, kind=args.questions)
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
     engine = switcher = demo = load_seconds = loop_cpu = process_cpu = None
     processes = args.client_processes or default_client_processes(args.students)
-    context = multiprocessing.get_context("spawn")
-    manager = context.Manager()
-    pool = context.Pool(processes)  # the students: other processes, like real browsers
+    students = StudentProcesses(processes)
     try:
         url = args.url
         if url is None:
             engine, switcher, demo, url, load_seconds = _start_app(args, loop)
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
-        run_students(pool, manager, args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
+        students.run(args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
                      args.tutor_mode, 60, 120)
         sampler = LoopCpuSampler(demo) if demo is not None else None
         if engine is not None:
             engine.records.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
         before = engine.tokens if engine else 0
-        wall, turns, clock_start = run_students(pool, manager, args.client, url, questions, params, args.tutor_mode,
+        wall, turns, clock_start = students.run(args.client, url, questions, params, args.tutor_mode,
                                                 args.duration_limit, args.grace, not args.cold_sessions)
         tokens = engine.tokens - before if engine else None
         if sampler is not None:
@@ -314,8 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         alone = loop.run_until_complete(replay_on_engine(engine, replay)) if engine and replay else None
         _say(started, "done")
     finally:
-        pool.terminate()
-        manager.shutdown()
+        students.close()
         if demo is not None:
             demo.close()
         if switcher is not None:

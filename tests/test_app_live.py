@@ -13,6 +13,7 @@ from gradio_client.exceptions import AppError
 from engine.fake import FakeEngine
 from ui import UIConfig, build_ui
 from ui.render import CURRENCY_HTML
+from tests.fixtures.live import serve
 
 LONG = " ".join(f"w{i}" for i in range(300))
 
@@ -22,8 +23,7 @@ def live():
     """A fresh app on a free localhost port around a FakeEngine; yields (engine, client, url)."""
     engine = FakeEngine(token_delay=0.01)
     demo = build_ui(engine, UIConfig(max_message_chars=200))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     client = Client(url, verbose=False)
     try:
         yield engine, client, url
@@ -151,8 +151,7 @@ def test_money_in_a_reply_is_protected(live):
 def test_requests_per_minute_limit_gives_a_message_and_keeps_the_text():
     engine = FakeEngine(token_delay=0.001)
     demo = build_ui(engine, UIConfig(requests_per_minute=2))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     client = Client(url, verbose=False)
     try:
         history: list = []
@@ -220,9 +219,7 @@ def test_the_launch_options_refuse_uploads_and_leave_room_for_a_class():
     options = launch_options(engine, UIConfig())
     assert options["max_threads"] > 64  # Gradio's default (40) would hold a class of 64 in its queue
     demo = build_ui(engine, UIConfig())
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
-                            **options)
+    url = serve(demo, **options)
     try:
         response = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.bin", b"x" * 100_000)}, timeout=30)
         assert response.status_code == 413

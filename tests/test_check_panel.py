@@ -7,13 +7,13 @@ from gradio_client import Client
 
 from engine.fake import FakeEngine
 from ui import build_ui
+from tests.fixtures.live import serve
 
 
 @pytest.fixture(scope="module")
 def client():
     demo = build_ui(FakeEngine(token_delay=0.001))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     c = Client(url, verbose=False)
     yield c
     c.close()

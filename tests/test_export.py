@@ -14,6 +14,7 @@ from gradio_client import Client
 
 from ui.export import build_export_row, to_html, to_markdown, write_export
 from ui.render import CURRENCY_HTML, to_display
+from tests.fixtures.live import serve
 
 WHEN = datetime(2025, 3, 14, 9, 26, tzinfo=timezone.utc)
 QUESTION = "A pencil costs $0.40 and a pen $1.20. Solve \\(x^2 - 5x + 6 = 0\\) 你好 😀"
@@ -206,8 +207,7 @@ def export_app():
         chatbot = gr.Chatbot(value=history, elem_id="chatbot")
         build_export_row(chatbot)
         gr.Button("more", elem_id="more").click(_second_turn, chatbot, chatbot, api_visibility="private")
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     try:
         yield url, history
     finally:

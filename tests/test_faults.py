@@ -46,6 +46,7 @@ from tests.fixtures.faulty import CrashingEngine, LongEchoEngine, long_reply, un
 from ui import UIConfig, build_ui
 from ui.render import message_text
 from ui.teacher import TeacherGate
+from tests.fixtures.live import serve
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "teach"
@@ -112,8 +113,7 @@ _STUDENTS: list[Client] = []
 def _live(engine):
     """The app around ``engine`` on a free localhost port, teacher password set; yields (client, tab)."""
     demo = build_ui(engine, CONFIG, gate=TeacherGate(PASSWORD, step=0))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     client = Client(url, verbose=False)
     try:
         yield client, Tab(url)

@@ -14,6 +14,7 @@ from gradio_client import Client
 from engine.fake import FakeEngine
 from ui import UIConfig, build_ui
 from ui.render import message_text
+from tests.fixtures.live import serve
 
 STUDENTS = 20
 NONCE = re.compile(r"nonce-[0-9a-f]{8}")
@@ -26,8 +27,7 @@ def live():
     default_cas_pool().warm_up()  # as app.py does at start: 20 cold questions would each wait for a worker
     engine = FakeEngine(token_delay=0.005)
     demo = build_ui(engine, UIConfig(requests_per_minute=0))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     try:
         yield engine, url
     finally:

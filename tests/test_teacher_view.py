@@ -18,6 +18,7 @@ from ui.render import message_text
 from ui.streaming import coalesce
 from ui.teacher import TeacherGate
 from ui.teacher_view import ASK, LOCKED, build_teacher_view
+from tests.fixtures.live import serve
 
 MEMORY = "| Weights | 0.7 GB |\n|---|---|\n| KV cache | 40 GB |"
 FILLER = " ".join(f"w{i}" for i in range(40))  # echoed back: 45 tokens, slow until the test speeds the engine up
@@ -49,8 +50,7 @@ def classroom(request):
     fake = FakeEngine(token_delay=0.3)
     metered = MeteredEngine(fake)
     demo = _build(metered, TeacherGate(getattr(request, "param", "teach"), step=0))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     try:
         yield fake, metered, url
     finally:

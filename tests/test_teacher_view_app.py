@@ -13,14 +13,14 @@ from engine.switcher import EngineSwitcher
 from tests.test_teacher_view import FILLER, _numbers, _reply
 from ui import UIConfig, build_ui
 from ui.teacher import TeacherGate
+from tests.fixtures.live import serve
 
 
 def test_the_page_meters_the_chat_and_the_teacher_stops_it():
     fake = FakeEngine(token_delay=0.3)
     switcher = EngineSwitcher(fake, EngineSettings(backend="fake"), lambda s, p=None: FakeEngine())
     demo = build_ui(switcher, UIConfig(), gate=TeacherGate("teach", step=0))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     student, teacher = Client(url, verbose=False), Client(url, verbose=False)
     try:
         job = student.submit(f"What is 2+2? {FILLER}", [], 0.7, 0.9, 1024, api_name="/chat")

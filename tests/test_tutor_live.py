@@ -9,14 +9,14 @@ from engine.fake import FakeEngine
 from tutor import SOCRATIC, STEPS, TutorSettings
 from ui import UIConfig, build_ui
 from ui.render import message_text
+from tests.fixtures.live import serve
 
 
 @pytest.fixture()
 def live():
     engine = FakeEngine(token_delay=0.0)
     demo = build_ui(engine, UIConfig(tutor=TutorSettings(default_mode=SOCRATIC)))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     client = Client(url, verbose=False)
     yield engine, client
     client.close()

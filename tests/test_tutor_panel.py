@@ -17,6 +17,7 @@ from tutor.modes import SOCRATIC, STEPS, TutorSettings
 from tutor.turn import find_question, finish_reply, plan_turn, student_answer_released
 from ui.render import message_text
 from ui.tutor_panel import PanelHandlers, build_tutor_panel
+from tests.fixtures.live import serve
 
 BANK = default_bank()
 
@@ -76,9 +77,7 @@ def _demo(engine: FakeEngine, settings: TutorSettings) -> gr.Blocks:
 def live():
     engine = FakeEngine(token_delay=0.0)
     demo = _demo(engine, TutorSettings(default_mode=SOCRATIC))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
-                            show_error=True)
+    url = serve(demo, show_error=True)
     client = Client(url, verbose=False)
     yield engine, client
     client.close()

@@ -8,6 +8,7 @@ import pytest
 
 from engine.fake import FakeEngine
 from ui import UIConfig, build_ui
+from tests.fixtures.live import serve
 
 MATH_REPLY = (
     "Factor it: \\(x^2 - 5x + 6 = (x-2)(x-3)\\). So $x = 2$ or $x = 3$:\n\n"
@@ -20,8 +21,7 @@ MATH_REPLY = (
 def app_url():
     engine = FakeEngine(token_delay=0.02)
     demo = build_ui(engine, UIConfig())
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     yield engine, url
     demo.close()
 

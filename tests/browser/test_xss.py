@@ -16,6 +16,7 @@ import pytest
 
 from engine.fake import FakeEngine
 from ui import UIConfig, build_ui
+from tests.fixtures.live import serve
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "browser" / "xss.png"
 
@@ -57,8 +58,7 @@ CHECK = """() => {
 def app_url():
     engine = FakeEngine(token_delay=0.0)
     demo = build_ui(engine, UIConfig(requests_per_minute=0))
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    url = serve(demo)
     yield engine, url
     demo.close()
 

@@ -14,7 +14,7 @@ from engine.base import GenParams
 from engine.fake import FakeEngine
 from tutor.bank import default_bank
 from tutor.modes import SOCRATIC, STEPS, TutorSettings
-from tutor.turn import find_question, finish_reply, plan_turn, student_answer_released
+from tutor.turn import finish_reply, prepare_turn
 from ui.render import message_text
 from ui.tutor_panel import PanelHandlers, build_tutor_panel
 from tests.fixtures.live import serve
@@ -53,12 +53,9 @@ def _demo(engine: FakeEngine, settings: TutorSettings) -> gr.Blocks:
                           released: bool, replies: list[str]):
             problem = panel.problem(problem_id)
             asked = [message_text(m["content"]) for m in history if m["role"] == "user"]
-            question = problem.statement if problem else (find_question([*asked, message]) or message)
-            if settings.choose(mode) == SOCRATIC and not released:
-                released = await asyncio.to_thread(student_answer_released, message, problem=problem,
-                                                   last_reply=replies[-1] if replies else None, question=question)
-            plan = await asyncio.to_thread(plan_turn, message, settings=settings, requested_mode=mode,
-                                           problem=question, released=released)
+            plan, released = await asyncio.to_thread(prepare_turn, message, asked, settings=settings,
+                                                     requested_mode=mode, problem=problem, released=released,
+                                                     last_reply=replies[-1] if replies else None)
             messages = [{"role": "system", "content": plan.system_prompt}, {"role": "user", "content": message}]
             text = ""
             async for chunk in engine.stream(messages, GenParams()):

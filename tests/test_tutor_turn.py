@@ -90,3 +90,25 @@ def test_follow_ups_are_verified_against_the_question_they_follow() -> None:
     assert find_question(history) == "Solve x^2 - 5x + 6 = 0"
     assert find_question([*history, "Now factor x^2 - 9"]) == "Now factor x^2 - 9"
     assert find_question(["hello", "thanks!"]) is None
+
+
+def test_prepare_turn_finds_the_question_releases_and_plans_in_one_call() -> None:
+    from tutor.turn import prepare_turn
+
+    socratic = TutorSettings(default_mode=SOCRATIC, locked=True)
+    asked = ["Solve x^2 - 5x + 6 = 0"]
+    plan, released = prepare_turn("I don't get it", asked, settings=socratic)
+    assert plan.question == asked[0] and plan.redact and released is False  # the follow-up is about the question
+    plan, released = prepare_turn("x = 3 or x = 2", asked, settings=socratic)
+    assert released == asked[0] and not plan.redact  # released for this question, by its text
+    plan, released = prepare_turn("thanks, and why?", [*asked, "x = 3 or x = 2"], settings=socratic,
+                                  released=released)
+    assert released == asked[0] and not plan.redact  # still the question: still released
+    plan, released = prepare_turn("Solve 2x = 4", [*asked, "x = 3 or x = 2"], settings=socratic, released=released)
+    assert released is False and plan.redact and plan.question == "Solve 2x = 4"  # a new question withholds again
+    problem = default_bank().problems[0]
+    plan, released = prepare_turn(f"is it {problem.answer}?", [], settings=socratic, problem=problem)
+    assert released is True and plan.question == problem.statement  # a practice problem: released as True
+    plan, released = prepare_turn("Solve x^2 - 5x + 6 = 0", [], settings=SETTINGS, requested_mode=STEPS,
+                                  grounded=False)
+    assert released is False and "Tool result" not in plan.system_prompt and plan.cas is not None

@@ -3,6 +3,8 @@
 Pure logic, no Gradio (the panel is ``ui.tutor_panel``). What the chat handler calls:
 
     settings = TutorSettings(default_mode="socratic", locked=False)   # built once in app.py
+    plan, released = prepare_turn(message, earlier_messages, settings=settings, requested_mode=mode, problem=problem,
+                                  released=released, last_reply=last_unredacted_reply)   # one call before the reply
     plan = plan_turn(message, settings=settings, requested_mode=mode, problem=statement, released=released)
     plan.system_prompt / plan.show(partial) / finish_reply(plan, reply) -> ReplyOutcome(display, verification, badge)
     student_answer_released(message, problem=..., cas=plan.cas, last_reply=..., question=...)
@@ -20,11 +22,12 @@ from tutor.progress import new_progress, record_attempt
 from tutor.redact import redact_final_answer
 from tutor.steps import StepCheck, StepReport, check_steps
 from tutor.grounding import grounding_default
-from tutor.turn import ReplyOutcome, TurnPlan, find_question, finish_reply, plan_turn, student_answer_released
+from tutor.turn import (ReplyOutcome, TurnPlan, find_question, finish_reply, plan_turn, prepare_turn,
+                        student_answer_released)
 
 __all__ = [
     "CHECK", "DIFFICULTIES", "LEVELS", "MODES", "SOCRATIC", "STEPS", "TOPICS", "Bank", "HintState", "Problem",
     "ReplyOutcome", "StepCheck", "StepReport", "TurnPlan", "TutorSettings", "badge", "check_steps", "default_bank",
-    "detect_lang", "find_question", "finish_reply", "grounding_default", "grounding_note", "load_bank", "new_progress", "plan_turn", "record_attempt",
-    "redact_final_answer", "student_answer_released", "system_prompt",
+    "detect_lang", "find_question", "finish_reply", "grounding_default", "grounding_note", "load_bank", "new_progress",
+    "plan_turn", "prepare_turn", "record_attempt", "redact_final_answer", "student_answer_released", "system_prompt",
 ]

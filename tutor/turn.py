@@ -1,5 +1,8 @@
 """One chat turn in tutor terms, for the chat handler: what to tell the model before, what to show after.
 
+    plan, released = prepare_turn(message, earlier_user_messages, settings=..., requested_mode=..., problem=...,
+                                  released=..., last_reply=..., grounded=...)   # the chat handler's one call
+    # which is, step by step:
     question = statement or find_question([*earlier_user_messages, message])
     plan = plan_turn(message, settings=..., requested_mode=..., problem=question, released=..., grounded=...)
     plan.system_prompt            # mode prompt + notes (sympy's result, the step report, "answer released")
@@ -7,8 +10,8 @@
     outcome = finish_reply(plan, reply)   # .display, .verification, .badge
     student_answer_released(message, problem=..., cas=plan.cas, last_reply=...)   # Socratic release in chat
 
-``plan_turn`` and ``finish_reply`` block on the checker's worker processes (a few ms; sympy up to its time
-limit): call them from a thread (``asyncio.to_thread``) in async handlers. Not covered: Gradio (``ui/``).
+``prepare_turn``, ``plan_turn`` and ``finish_reply`` block on the checker's worker processes (a few ms; sympy up
+to its time limit): call them from a thread (``asyncio.to_thread``) in async handlers. Not covered: Gradio (``ui/``).
 """
 
 from __future__ import annotations
@@ -86,6 +89,38 @@ def plan_turn(message: str, *, settings: TutorSettings, requested_mode: str | No
         notes.append(released_note(lang))
     prompt = "\n\n".join([system_prompt(mode, lang), *notes])
     return TurnPlan(mode, lang, prompt, question, cas, steps, redact=mode == SOCRATIC and not released)
+
+
+def prepare_turn(message: str, earlier: Sequence[str], *, settings: TutorSettings, requested_mode: str | None = None,
+                 problem: Problem | None = None, released: bool | str = False, last_reply: str | None = None,
+                 grounded: bool = True) -> tuple[TurnPlan, bool | str]:
+    """Everything the tutor does before the model answers, in one call (the chat handler makes one trip to a
+    worker thread for it, not one per step: under a burst of questions each trip waits its turn for a thread).
+
+    ``earlier``: the conversation's earlier user messages; ``problem``: the active practice problem;
+    ``released``: True (the practice problem's answer may be shown), the text of the question whose answer was
+    released, or False; ``last_reply``: the tutor's last unredacted reply. Finds the question (the problem's
+    statement, else :func:`find_question`, else the message), decides whether this message releases a Socratic
+    answer (:func:`student_answer_released`), and plans the turn (:func:`plan_turn`). Returns ``(plan,
+    released)``, ``released`` updated in the same form: a question typed in the chat keeps its answer released
+    only while it stays the question."""
+    text = message.strip()
+    found = None if problem else find_question([*earlier, text])
+    question = problem.statement if problem else (found or text)
+    if problem is None and isinstance(released, str) and released != question:
+        released = False  # released for an earlier question only
+    if settings.choose(requested_mode) == SOCRATIC and not released:
+        # Checked against the problem's answer, else sympy's answer to the question, else the tutor's last reply
+        # (a Socratic reply seldom states the answer: sympy's is what a correct student's answer must match).
+        # Math copied from the question is not an answer; when sympy found no question, the recent messages
+        # stand for it (not this one, which holds the student's answer).
+        ok = student_answer_released(text, problem=problem, cas=None if problem else compute(question),
+                                     last_reply=last_reply,
+                                     question=problem.statement if problem else (found or "\n".join(earlier[-6:])))
+        released = (True if problem else question) if ok else False
+    plan = plan_turn(text, settings=settings, requested_mode=requested_mode, problem=question,
+                     released=bool(released), grounded=grounded)
+    return plan, released
 
 
 def finish_reply(plan: TurnPlan, reply: str) -> ReplyOutcome:

@@ -145,21 +145,10 @@ class ChatHandlers:
         text = message.strip()
         problem = self.bank.get(problem_id) if problem_id else None
         asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
-        found = None if problem else await asyncio.to_thread(tutor.find_question, [*asked, text])
-        question = problem.statement if problem else (found or text)
-        if problem is None and isinstance(released, str) and released != question:
-            released = False  # released for an earlier question only
-        settings = self.config.tutor
-        if settings.choose(mode) == tutor.SOCRATIC and not released:
-            # Math copied from the question is not an answer; when sympy found no question, the recent messages
-            # stand for it (not this one, which holds the student's answer).
-            ok = await asyncio.to_thread(tutor.student_answer_released, text, problem=problem,
-                                         last_reply=raw[-1] if raw else None,
-                                         question=problem.statement if problem else (found or "\n".join(asked[-6:])))
-            released = (True if problem else question) if ok else False
-        plan = await asyncio.to_thread(tutor.plan_turn, text, settings=settings, requested_mode=mode,
-                                       problem=question, released=bool(released),
-                                       grounded=self.grounded if grounded is None else bool(grounded))
+        plan, released = await asyncio.to_thread(
+            tutor.prepare_turn, text, asked, settings=self.config.tutor, requested_mode=mode, problem=problem,
+            released=released, last_reply=raw[-1] if raw else None,
+            grounded=self.grounded if grounded is None else bool(grounded))
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
         session = self._session(request)
@@ -171,21 +160,25 @@ class ChatHandlers:
         full, finish, badge = "", None, ""
         updates = coalesce(self.engine.stream(messages, params, request_id=rid), self._interval)
         first: asyncio.Future[ReplyUpdate] | None = None
+        # The answer-release state goes out with the first update (kept if the student stops the reply) and with
+        # the last; the updates between skip both states: Gradio re-derives a State's page config on every value
+        # it is given (``SessionState.__setitem__``), and only the chat changes while the reply streams.
+        release: Any = released
         try:
             # The student's message and the "…" bubble go out with the first text when it comes quickly (one update
             # fewer per turn for the server), else on their own after FIRST_TEXT_WAIT.
             first = asyncio.ensure_future(anext(updates))
             if not (await asyncio.wait({first}, timeout=FIRST_TEXT_WAIT))[0]:
-                yield history, released, gr.skip()
+                yield history, release, gr.skip()
+                release = gr.skip()
             update: ReplyUpdate | None = await first
             while update is not None:
                 full, finish = update.text, update.finish_reason or finish
                 history[-1] = {"role": "assistant", "content": render_reply(replace(update, text=plan.show(full)))}
                 if update.finish_reason is not None:
                     break
-                # Only the chat changes while the reply streams (the other two outputs are states: skipping
-                # them costs nothing).
-                yield history, released, gr.skip()
+                yield history, release, gr.skip()
+                release = gr.skip()
                 update = await anext(updates, None)
             if full:
                 # sympy's verdict usually takes milliseconds: wait briefly, so that the end of the reply and its

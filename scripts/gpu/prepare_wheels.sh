@@ -13,7 +13,8 @@ python3 -m pip download -q --only-binary=:all: --python-version 3.12 --implement
   --abi none --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform any -d "$dest" \
   "$(pin gradio)" "$(pin gradio_client)" "$(pin latex2sympy2_extended)" "$(pin math-verify)" \
-  "$(pin mdit-py-plugins)" "$(pin markdown-it-py)" "$(pin latex2mathml)" "$(pin psutil)" "$(pin httpx)"
+  "$(pin mdit-py-plugins)" "$(pin markdown-it-py)" "$(pin latex2mathml)" "$(pin psutil)" "$(pin httpx)" \
+  "$(pin uvloop)" "$(pin httptools)"
 # The GPU image has these (torch, transformers and lmdeploy's own wheels bring them): leave them out.
 cd "$dest"
 for skip in numpy torch nvidia_ triton sympy mpmath networkx jinja2 MarkupSafe markupsafe fsspec filelock \

@@ -174,7 +174,8 @@ def _observe(turn: dict[str, Any], history: Any, started: float) -> None:
 
 
 def _new_turn(student: int, k: int, text: str, t0: float) -> dict[str, Any]:
-    return {"student": student, "turn": k, "sent": text, "start_s": time.monotonic() - t0, "history": None,
+    now = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine (see bench.load.phases)
+    return {"student": student, "turn": k, "sent": text, "start_s": now - t0, "start_mono": now, "history": None,
             "error": None, "engine_queue_notice": False}
 
 

@@ -22,7 +22,8 @@ engine, whose echo lacks its own tag; and engine prompts that mix two students' 
 the engine (``bench.stream.CountingEngine``); the engine's own throughput is measured afterwards by replaying the
 prompts the app sent for the completed turns, straight on the engine, with as many students at once. With the app
 in this process, the CPU time of Gradio's event-loop thread and of the whole process over the students' window is
-read from /proc (``server_loop_busy``, ``server_loop_cpu_per_turn_ms``, ``server_process_cpu_cores``). Targets are
+read from /proc (``server_loop_busy``, ``server_loop_cpu_per_turn_ms``, ``server_process_cpu_cores``), and each
+turn's time to first token is split into the app's, the engine's and the delivery's parts (``ttft_phases``). Targets are
 printed, not asserted. Not covered: single-stream speed (bench/stream.py), the checker (bench/checker.py).
 """
 
@@ -90,10 +91,13 @@ class RecordingEngine(CountingEngine):
                      ) -> AsyncIterator[Chunk]:
         users = [m["content"] for m in messages if m["role"] == "user"]
         record = {"messages": [dict(m) for m in messages], "params": params, "text": "",
-                  "tags": sorted({t for u in users for t in TAG.findall(u)}), "turn": len(users)}
+                  "tags": sorted({t for u in users for t in TAG.findall(u)}), "turn": len(users),
+                  "asked_mono": time.monotonic(), "first_text_mono": None}
         self.records.append(record)
         async with contextlib.aclosing(super().stream(messages, params, request_id=request_id)) as chunks:
             async for chunk in chunks:
+                if chunk.text and record["first_text_mono"] is None:
+                    record["first_text_mono"] = time.monotonic()
                 record["text"] += chunk.text
                 yield chunk
 
@@ -184,6 +188,30 @@ def app_figures(turns: list[dict[str, Any]], wall: float, tokens: int | None) ->
             "gradio_join_p50_ms": pct("joined_s", 50), "gradio_join_p95_ms": pct("joined_s", 95),
             "first_update_p50_ms": pct("first_update_s", 50), "first_update_p95_ms": pct("first_update_s", 95),
             "engine_queue_notices": sum(t["engine_queue_notice"] for t in turns)}
+
+
+def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a turn's time to first token goes, from the students' and the engine's timestamps on the machine's
+    one monotonic clock (the app in this process): ``before_engine`` from Send to the app asking the engine
+    (Gradio's join and queue, preprocessing, the tutor's sympy work), split at Gradio's "process starts" message
+    (``in_gradio_queue``: join and queue; ``app_to_engine``: the rest), ``engine_first_text`` (the engine's own
+    time to first token under this load), ``delivery`` (from the engine's first text to the student's: the
+    handler's update, Gradio's postprocessing and event stream). Medians and 95th percentiles in ms."""
+    by_turn = {(r["tags"][0], r["turn"]): r for r in records if len(r["tags"]) == 1}
+    spans: dict[str, list[float]] = {"before_engine": [], "in_gradio_queue": [], "app_to_engine": [],
+                                     "engine_first_text": [], "delivery": []}
+    for t in turns:
+        r = by_turn.get((tags[t["student"]], t["turn"] + 1))
+        if t["error"] or r is None or r["first_text_mono"] is None or "ttft_s" not in t:
+            continue
+        start = t["start_mono"]
+        spans["before_engine"].append(r["asked_mono"] - start)
+        if "queue_wait_s" in t:
+            spans["in_gradio_queue"].append(t["queue_wait_s"])
+            spans["app_to_engine"].append(r["asked_mono"] - start - t["queue_wait_s"])
+        spans["engine_first_text"].append(r["first_text_mono"] - r["asked_mono"])
+        spans["delivery"].append(start + t["ttft_s"] - r["first_text_mono"])
+    return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)}
 
 
 def targets_met(kind: str, result: dict[str, Any]) -> dict[str, bool | None]:
@@ -317,6 +345,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             loop.run_until_complete(switcher.close())
         loop.close()
     app = app_figures(turns, wall, tokens)
+    if records is not None:
+        app["ttft_phases"] = phases(turns, tags, records)
     if loop_cpu is not None:  # the in-process app's event loop thread: its share of the wall time, its cost per turn
         app["server_loop_cpu_s"] = round(loop_cpu, 2)
         app["server_loop_busy"] = round(loop_cpu / wall, 3) if wall else None

@@ -233,7 +233,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      e.get("tokens_per_s"), a.get("tokens_per_s"), d.get("app_vs_engine_throughput"),
                      a.get("ttft_p50_ms"), a.get("ttft_p95_ms"), a.get("ttft_max_ms"), a.get("turn_latency_p50_ms"),
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
-                     a.get("engine_queue_notices"), a.get("server_loop_busy"), a.get("server_loop_cpu_per_turn_ms"),
+                     a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), a.get("server_loop_busy"),
+                     a.get("server_loop_cpu_per_turn_ms"),
                      None if s.get("switch_interval_s") is None else round(1000 * s["switch_interval_s"], 3),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
         cats.append(f"{_short(r.machine)} ({r.path.parent.name})\n{d.get('students')} × {s.get('client')}"
@@ -249,13 +250,17 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "(first update: the \"…\" placeholder, or the first text when it comes within 0.15 s) and the "
              "engine's own queue (\"⏳\" notices). Server loop: the share of the wall time Gradio's event-loop "
              "thread was on a CPU, and its CPU time per turn (runs from before these figures existed leave them "
-             "empty); the GIL switch interval where a run set one (Python's default is 5 ms).", ""]
+             "empty); the GIL switch interval where a run set one (Python's default is 5 ms). TTFT parts (runs "
+             "from 2026-11-30 on): Gradio's join and queue / the app's work until it asks the engine (preprocessing, "
+             "the tutor's sympy) / the engine's first text / the delivery to the student; a gradio_client's queue "
+             "time is read from the job's status, polled every 10 ms, so its first two parts are rough (the second "
+             "can be negative).", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
                     "page opened first", "students", "turns done", "errors",
                     "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
-                    "engine queue notices", "server loop busy", "server loop CPU ms/turn", "GIL switch interval ms",
+                    "engine queue notices", "TTFT parts p50 / p95 ms", "server loop busy", "server loop CPU ms/turn", "GIL switch interval ms",
                     "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
@@ -263,6 +268,16 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                   bars(out / "load_tokens.png", "Load: tokens/s, engine alone vs through the app", "tokens/s", cats,
                        {"engine alone": t_engine, "through the app": t_app}), ""]
     return lines
+
+
+def _phases(parts: dict[str, Any] | None) -> str | None:
+    """``bench.load.phases`` as one cell: "queue / app / engine / delivery" at p50, then at p95."""
+    if not parts:
+        return None
+    names = ("in_gradio_queue", "app_to_engine", "engine_first_text", "delivery")
+    cell = [" / ".join("–" if parts.get(f"{n}_p{q}_ms") is None else f"{parts[f'{n}_p{q}_ms']:.0f}" for n in names)
+            for q in (50, 95)]
+    return f"{cell[0]}; {cell[1]}"
 
 
 def gpu_section(runs: Sequence[Run], out: Path) -> list[str]:

@@ -260,8 +260,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                     "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
-                    "engine queue notices", "TTFT parts p50 / p95 ms", "server loop busy", "server loop CPU ms/turn", "GIL switch interval ms",
-                    "targets met"], rows)
+                    "engine queue notices", "TTFT parts p50 / p95 ms", "server loop busy", "server loop CPU ms/turn",
+                    "GIL switch interval ms", "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
                        hline=(1000, "GPU target p95 ≤ 1 s") if gpu else None), "",

@@ -5,8 +5,9 @@ Pure logic, no Gradio (the panel is ``ui.tutor_panel``). What the chat handler c
     settings = TutorSettings(default_mode="socratic", locked=False)   # built once in app.py
     plan, released = prepare_turn(message, earlier_messages, settings=settings, requested_mode=mode, problem=problem,
                                   released=released, last_reply=last_unredacted_reply)   # one call before the reply
-    plan = plan_turn(message, settings=settings, requested_mode=mode, problem=statement, released=released)
     plan.system_prompt / plan.show(partial) / finish_reply(plan, reply) -> ReplyOutcome(display, verification, badge)
+    # prepare_turn's steps, also callable alone:
+    plan = plan_turn(message, settings=settings, requested_mode=mode, problem=statement, released=released)
     student_answer_released(message, problem=..., cas=plan.cas, last_reply=..., question=...)
 
 And the pieces: ``system_prompt(mode, lang)``, ``redact_final_answer(text, released)``, ``check_steps(lines)``,

@@ -13,49 +13,16 @@ Rendering (``ui.render.to_display``) leaves hostile HTML as text for the Chatbot
 
 from __future__ import annotations
 
-import asyncio
-import warnings
-
-import gradio as gr
 import pytest
 
 from engine.fake import FakeEngine
 from engine.settings import MAX_MESSAGE_CHARS
-from tutor import SOCRATIC, STEPS, TutorSettings
+from tutor import SOCRATIC
 from tutor.redact import HIDDEN_BOXED
 from ui import UIConfig
+from tests.fixtures.chat_turns import handlers as _handlers, run_turn as _turn, shown as _shown
 from ui.chat import ChatHandlers
 from ui.render import message_text, to_display
-
-TURN_LIMIT = 120  # seconds: only catches a hang (a first turn starts the sympy workers on a loaded 2-core box)
-
-
-def _handlers(mode: str = STEPS, **config) -> tuple[FakeEngine, ChatHandlers]:
-    engine = FakeEngine(token_delay=0.0)
-    return engine, ChatHandlers(engine, UIConfig(tutor=TutorSettings(default_mode=mode), yield_interval=0.0,
-                                                 requests_per_minute=0, **config))
-
-
-def _turn(handlers: ChatHandlers, text: str, history=None, *, mode=None, released=False, raw=None):
-    """Run one turn; return (every update, messages shown: warnings, or the error that refused the message).
-    Fails if the turn does not end within TURN_LIMIT."""
-    async def run():
-        return [tuple(out) async for out in handlers.respond(text, history or [], 0.7, 0.9, 1024, mode=mode,
-                                                             problem_id=None, released=released, raw=raw or [])]
-
-    with warnings.catch_warnings(record=True) as shown:
-        warnings.simplefilter("always")
-        try:
-            updates = asyncio.run(asyncio.wait_for(run(), TURN_LIMIT))
-        except gr.Error as refused:  # the page puts the text back in the box
-            return [], [refused.message]
-    return updates, [str(w.message) for w in shown if issubclass(w.category, UserWarning)]
-
-
-def _shown(updates) -> str:
-    history = updates[-1][0]
-    return message_text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else ""
-
 
 def _still_works(engine: FakeEngine, handlers: ChatHandlers) -> None:
     updates, _ = _turn(handlers, "What is 2 + 2?")

@@ -104,13 +104,17 @@ class RecordingEngine(CountingEngine):
 
 # --- checks and figures (in this process) -----------------------------------------------------------------------
 
+def by_turn(records: list[dict[str, Any]] | None) -> dict[tuple[str, int], dict[str, Any]]:
+    """The engine's records of single-student prompts, by (the student's tag, the turn's number from 1)."""
+    return {(r["tags"][0], r["turn"]): r for r in records or () if len(r["tags"]) == 1}
+
+
 def check_isolation(turns: list[dict[str, Any]], tags: list[str], questions: list[list[str]],
                     records: list[dict[str, Any]] | None, echo: bool) -> dict[str, Any]:
     """Finds replies and histories that landed in the wrong chat. ``records``: the engine's, when in-process."""
     from ui.render import message_text, to_display
 
-    by_turn = {(r["tags"][0], r["turn"]): r for r in records or () if len(r["tags"]) == 1}
-    texts = {key: to_display(r["text"]).strip() for key, r in by_turn.items() if r["text"].strip()}
+    texts = {key: to_display(r["text"]).strip() for key, r in by_turn(records).items() if r["text"].strip()}
     wrong: list[str] = []
     checked = {"histories": 0, "replies_matched_engine": 0, "replies_unverified": 0, "echo_tags": 0,
                "engine_prompts": len(records or ())}
@@ -197,11 +201,11 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
     (``in_gradio_queue``: join and queue; ``app_to_engine``: the rest), ``engine_first_text`` (the engine's own
     time to first token under this load), ``delivery`` (from the engine's first text to the student's: the
     handler's update, Gradio's postprocessing and event stream). Medians and 95th percentiles in ms."""
-    by_turn = {(r["tags"][0], r["turn"]): r for r in records if len(r["tags"]) == 1}
+    recorded = by_turn(records)
     spans: dict[str, list[float]] = {"before_engine": [], "in_gradio_queue": [], "app_to_engine": [],
                                      "engine_first_text": [], "delivery": []}
     for t in turns:
-        r = by_turn.get((tags[t["student"]], t["turn"] + 1))
+        r = recorded.get((tags[t["student"]], t["turn"] + 1))
         if t["error"] or r is None or r["first_text_mono"] is None or "ttft_s" not in t:
             continue
         start = t["start_mono"]

@@ -129,6 +129,9 @@ def serve(args: argparse.Namespace) -> int:
     config = UIConfig(tutor=tutor_settings, grounded=grounded)
     demo = build_ui(engine, config, gate=TeacherGate(password), log=log)
     demo.queue(default_concurrency_limit=8)
+    from ui.runtime import tune_for_serving
+
+    tune_for_serving()  # the garbage collector and the GIL's switch interval, for the event loop's latency
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(engine, config))
     return 0
 

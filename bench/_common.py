@@ -12,7 +12,9 @@ engine (``engine.factory``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import gc
 import json
 import os
 import platform
@@ -39,14 +41,19 @@ def warm_worker_pools() -> threading.Thread:
     return thread
 
 
-def launch_app(engine: Any, config: Any = None) -> tuple[Any, str]:
-    """The chat page around ``engine`` on a free localhost port, queued as ``app.py`` queues it; returns
-    (demo, url). The caller closes the demo."""
+def launch_app(engine: Any, config: Any = None, *, tuned: bool = True, runtime: dict[str, Any] | None = None
+               ) -> tuple[Any, str]:
+    """The chat page around ``engine`` on a free localhost port, queued and tuned as ``app.py`` does it
+    (``runtime``: other arguments for ``ui.runtime.tune_for_serving``; ``tuned=False``: CPython's defaults);
+    returns (demo, url). The caller closes the demo."""
     from ui import UIConfig, build_ui, launch_options
+    from ui.runtime import tune_for_serving
 
     config = config or UIConfig()
     demo = build_ui(engine, config)
     demo.queue(default_concurrency_limit=8)
+    if tuned:
+        tune_for_serving(**(runtime or {}))
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **launch_options(engine, config))
     return demo, url
@@ -86,6 +93,38 @@ class LoopCpuSampler:
         before = [cpu for t, cpu in samples if t <= start]
         after = [cpu for t, cpu in samples if t >= end]
         return after[0] - before[-1] if before and after else None
+
+
+class GcPauses:
+    """Records the cyclic garbage collector's runs in this process (``gc.callbacks``): when, which generation and
+    for how long. A collection holds the GIL, so every thread (Gradio's event loop, the engine's) stops meanwhile;
+    a full (generation 2) collection walks every object the process has, torch's and Gradio's included."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[float, int, float]] = []  # (time.time() at the start, generation, seconds)
+        self._started: tuple[float, float] | None = None
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = (time.time(), time.perf_counter())
+        elif self._started is not None:
+            self.runs.append((self._started[0], info["generation"], time.perf_counter() - self._started[1]))
+            self._started = None
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._callback)
+
+    def between(self, start: float, end: float) -> dict[str, Any]:
+        """The collections that started from ``start`` to ``end`` (``time.time()``): counts per generation, the
+        total and the longest pause in ms."""
+        runs = [(gen, seconds) for t, gen, seconds in self.runs if start <= t <= end]
+        pauses = [seconds for _, seconds in runs]
+        return {"collections": {str(g): sum(1 for gen, _ in runs if gen == g) for g in (0, 1, 2)},
+                "pause_total_ms": round(1000 * sum(pauses), 1),
+                "pause_max_ms": round(1000 * max(pauses), 1) if pauses else 0.0,
+                "frozen_objects": gc.get_freeze_count()}
 
 
 def server_loop_cpu(demo: Any) -> float | None:

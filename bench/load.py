@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import random
 import re
@@ -43,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (CLIENTS, LoopCpuSampler, StudentProcesses, default_client_processes,  # noqa: E402
+from bench._common import (CLIENTS, GcPauses, LoopCpuSampler, StudentProcesses, default_client_processes,  # noqa: E402
                            launch_app, machine_info, ms, now_iso, percentile, warm_worker_pools)
 from bench.stream import CountingEngine  # noqa: E402
 from engine.base import Chunk, GenParams, Message  # noqa: E402
@@ -251,6 +252,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tutor-mode", default=None, choices=["socratic", "steps", "check"],
                         help="the mode the students pick (and the launched app's default; steps if unset)")
     parser.add_argument("--cache-max-entry-count", type=float, default=0.5)
+    parser.add_argument("--gc-threshold", type=int, default=None,
+                        help="the launched app's first garbage-collector threshold (0: CPython's 700; "
+                             "default: the app's, ui.runtime)")
+    parser.add_argument("--switch-interval-ms", type=float, default=None,
+                        help="the launched app's GIL switch interval (0: CPython's 5 ms; default: the app's)")
+    parser.add_argument("--python-defaults", action="store_true",
+                        help="launch the app without ui.runtime's tuning (no gc.freeze, CPython's thresholds)")
     parser.add_argument("--fake-token-delay", type=float, default=0.005, help="seconds per token of the fake")
     parser.add_argument("--fake-reply-tokens", type=int, default=0,
                         help="the fake's echo is padded to this many tokens (a real model's reply length)")
@@ -285,7 +293,9 @@ def _start_app(args: argparse.Namespace, loop: asyncio.AbstractEventLoop
     loop.run_until_complete(warm())
     switcher = EngineSwitcher(engine, settings, create_engine)
     config = UIConfig(tutor=TutorSettings(default_mode=args.tutor_mode or STEPS), requests_per_minute=0)
-    demo, url = launch_app(switcher, config)
+    runtime = {k: v for k, v in (("gc_threshold0", args.gc_threshold), ("switch_interval_ms", args.switch_interval_ms))
+               if v is not None}
+    demo, url = launch_app(switcher, config, tuned=not args.python_defaults, runtime=runtime)
     pools.join()  # the first turns must not pay for starting the checker's and sympy's processes
     return engine, switcher, demo, url, load_seconds
 
@@ -310,7 +320,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tags, questions = plan_questions(args.students, args.turns, kind=args.questions)
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
-    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = None
+    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = None
     processes = args.client_processes or default_client_processes(args.students)
     students = StudentProcesses(processes)
     try:
@@ -322,6 +332,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         students.run(args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
                      args.tutor_mode, 60, 120)
         sampler = LoopCpuSampler(demo) if demo is not None else None
+        pauses = GcPauses() if demo is not None else None
         if engine is not None:
             engine.records.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
@@ -334,6 +345,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler.stop()
             loop_cpu = sampler.between(clock_start, clock_start + wall)
             process_cpu = sampler.between(clock_start, clock_start + wall, process=True)
+        if pauses is not None:
+            pauses.stop()
+            gc_runs = pauses.between(clock_start, clock_start + wall)
         records = list(engine.records) if engine else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
         checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
@@ -355,6 +369,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         app["server_loop_cpu_s"] = round(loop_cpu, 2)
         app["server_loop_busy"] = round(loop_cpu / wall, 3) if wall else None
         app["server_loop_cpu_per_turn_ms"] = round(1000 * loop_cpu / max(1, len(turns)), 1)
+    if gc_runs is not None:  # the garbage collector's pauses in the server process (every thread waits)
+        app["server_gc"] = gc_runs
     if process_cpu is not None:  # every thread of the server process (Gradio, the engine's Python side, native code)
         app["server_process_cpu_cores"] = round(process_cpu / wall, 2) if wall else None
     ratio = app["tokens_per_s"] / alone["tokens_per_s"] if alone and app["tokens_per_s"] and alone["tokens_per_s"] \
@@ -376,6 +392,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,
                      "load_seconds": load_seconds,
+                     "python_defaults": args.python_defaults, "gc_threshold": list(gc.get_threshold()), "switch_interval_ms": sys.getswitchinterval() * 1000,
                      "rate_limit": "off (in-process app)" if not args.url else "the app's"},
         "students": args.students, "turns_planned": args.students * args.turns, "turns_started": len(turns),
         "turns_completed": sum(1 for t in turns if not t["error"]),

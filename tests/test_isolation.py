@@ -3,9 +3,11 @@ the load bench's own isolation check (it must find a swapped reply) and its JSON
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
+import sys
 import threading
 
 import pytest
@@ -32,6 +34,17 @@ def live():
         yield engine, url
     finally:
         demo.close()
+
+
+@pytest.fixture()
+def python_runtime():
+    """bench/load.py tunes the collector and the GIL's switch interval of the process it serves from (ui.runtime),
+    here pytest's: put CPython's values back afterwards."""
+    threshold, switch = gc.get_threshold(), sys.getswitchinterval()
+    yield
+    gc.set_threshold(*threshold)
+    sys.setswitchinterval(switch)
+    gc.unfreeze()
 
 
 def _texts(history, role):
@@ -98,7 +111,7 @@ def test_the_load_bench_finds_a_reply_in_the_wrong_chat():
     assert check_isolation([turn(0, 0)], tags, questions, mixed, echo=False)["wrong_session"] == 1
 
 
-def test_load_bench_with_the_fake_engine_reports_a_clean_run():
+def test_load_bench_with_the_fake_engine_reports_a_clean_run(python_runtime):
     from bench import load
 
     out = io.StringIO()
@@ -119,18 +132,27 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run():
     assert result["app_vs_engine_throughput"] > 0
     assert result["settings"]["client"] == "gradio_client" and result["machine"]["cpu_cores"] >= 1
     assert result["targets_met"]["errors"] and result["targets_met"]["wrong_session"]
+    from ui.runtime import GC_THRESHOLD0, SWITCH_INTERVAL_MS
+
+    # The app was served as app.py serves it (ui.runtime), and the collector's pauses were recorded.
+    assert result["settings"]["gc_threshold"][0] == GC_THRESHOLD0 and not result["settings"]["python_defaults"]
+    assert result["settings"]["switch_interval_ms"] == SWITCH_INTERVAL_MS
+    assert app["server_gc"]["frozen_objects"] > 0 and set(app["server_gc"]["collections"]) == {"0", "1", "2"}
 
 
-def test_the_load_bench_spreads_students_over_processes_and_each_keeps_its_own_chat():
+def test_the_load_bench_spreads_students_over_processes_and_each_keeps_its_own_chat(python_runtime):
     """bench/load.py's students in two processes against a live app on the fake engine, practice-bank questions:
     every turn completes, every reply is its own student's echo, and the server loop's CPU is read."""
     from bench import load
 
     out = io.StringIO()
     load.main(["--backend", "fake", "--students", "4", "--turns", "2", "--questions", "bank", "--client", "sse",
-               "--client-processes", "2", "--fake-token-delay", "0.001", "--duration-limit", "60"], out=out)
+               "--client-processes", "2", "--fake-token-delay", "0.001", "--duration-limit", "60",
+               "--python-defaults"], out=out)
     result = json.loads(out.getvalue())
     assert result["settings"]["client_processes"] == 2 and result["settings"]["questions"] == "bank"
     assert result["turns_completed"] == 8 and result["errors"] == 0 and result["wrong_session"] == 0
     assert result["isolation_checks"]["echo_tags"] == 8
     assert result["app"]["server_loop_cpu_s"] >= 0 and result["app"]["server_process_cpu_cores"] >= 0
+    assert result["settings"]["python_defaults"] and result["settings"]["gc_threshold"] == [700, 10, 10]
+    assert result["app"]["server_gc"]["frozen_objects"] == 0

@@ -1,0 +1,44 @@
+"""Python runtime settings for the serving process, applied once the engine and the page are built.
+
+    tune_for_serving()            # app.py, and bench/_common.launch_app, just before launch()
+
+One process serves every student: Gradio's event loop (every request, queued event and streamed update) and the
+engine's Python side (lmdeploy's own loop thread: request queue, detokenizing each step) share one GIL. Two
+CPython defaults cost that loop latency under load, and a library cannot change them for us:
+
+- The cyclic garbage collector. A collection holds the GIL, so every thread stops meanwhile, and a full one walks
+  every object in the process (torch's, lmdeploy's and Gradio's: millions). ``gc.freeze()`` after start-up puts
+  what is loaded by then (modules, the model's Python objects, the Blocks) out of the collector's reach for good;
+  a higher first threshold makes young-object collections rarer during a burst of 64 streams, each making
+  short-lived dicts for its updates.
+- The GIL's switch interval (5 ms). When the engine's thread is busy, the event loop waits up to that long for the
+  GIL after every system call that released it (a socket write, a wake-up), and the waits add up per update.
+
+Measured, not assumed: ``bench/load.py --gc-threshold / --switch-interval-ms`` runs the load test with other
+values (``0`` keeps CPython's default) and reports the collector's pauses (``app.server_gc``). Not covered: the
+engine's own threads and processes (lmdeploy, ``engine/``).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any
+
+GC_THRESHOLD0 = 50_000  # container allocations between young-generation collections (CPython: 700)
+SWITCH_INTERVAL_MS = 10.0  # the GIL's switch interval (CPython: 5 ms)
+
+
+def tune_for_serving(*, gc_threshold0: int = GC_THRESHOLD0, switch_interval_ms: float = SWITCH_INTERVAL_MS
+                     ) -> dict[str, Any]:
+    """Freeze what start-up loaded out of the garbage collector's reach and set its first threshold and the GIL's
+    switch interval (``0`` for either: leave CPython's value). Returns the settings now in force."""
+    gc.collect()
+    gc.freeze()
+    if gc_threshold0 > 0:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(gc_threshold0, older, oldest)
+    if switch_interval_ms > 0:
+        sys.setswitchinterval(switch_interval_ms / 1000)
+    return {"gc_frozen_objects": gc.get_freeze_count(), "gc_threshold": list(gc.get_threshold()),
+            "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3)}

@@ -235,7 +235,7 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
                      a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), a.get("server_loop_busy"),
                      a.get("server_loop_cpu_per_turn_ms"),
-                     None if s.get("switch_interval_s") is None else round(1000 * s["switch_interval_s"], 3),
+                     _switch_ms(s), _gc(s, a.get("server_gc")),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
         cats.append(f"{_short(r.machine)} ({r.path.parent.name})\n{d.get('students')} × {s.get('client')}"
                     + (f"\n{s['questions']} questions" if s.get("questions") else ""))
@@ -250,7 +250,10 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "(first update: the \"…\" placeholder, or the first text when it comes within 0.15 s) and the "
              "engine's own queue (\"⏳\" notices). Server loop: the share of the wall time Gradio's event-loop "
              "thread was on a CPU, and its CPU time per turn (runs from before these figures existed leave them "
-             "empty); the GIL switch interval where a run set one (Python's default is 5 ms). TTFT parts (runs "
+             "empty); the GIL switch interval where a run set one (Python's default is 5 ms); the garbage "
+             "collector (runs from 2026-11-30 on, `ui.runtime`): \"frozen\" when start-up's objects were frozen, "
+             "its first threshold (Python's: 700), and its pauses in the students' window, total / longest ms. "
+             "TTFT parts (runs "
              "from 2026-11-30 on): Gradio's join and queue / the app's work until it asks the engine (preprocessing, "
              "the tutor's sympy) / the engine's first text / the delivery to the student; a gradio_client's queue "
              "time is read from the job's status, polled every 10 ms, so its first two parts are rough (the second "
@@ -261,13 +264,29 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
                     "engine queue notices", "TTFT parts p50 / p95 ms", "server loop busy", "server loop CPU ms/turn",
-                    "GIL switch interval ms", "targets met"], rows)
+                    "GIL switch interval ms", "garbage collector", "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
                        hline=(1000, "GPU target p95 ≤ 1 s") if gpu else None), "",
                   bars(out / "load_tokens.png", "Load: tokens/s, engine alone vs through the app", "tokens/s", cats,
                        {"engine alone": t_engine, "through the app": t_app}), ""]
     return lines
+
+
+def _switch_ms(settings: dict[str, Any]) -> float | None:
+    """The GIL switch interval a run served with, in ms (older runs recorded seconds), else None."""
+    if settings.get("switch_interval_ms") is not None:
+        return round(settings["switch_interval_ms"], 3)
+    return None if settings.get("switch_interval_s") is None else round(1000 * settings["switch_interval_s"], 3)
+
+
+def _gc(settings: dict[str, Any], pauses: dict[str, Any] | None) -> str | None:
+    """The collector's settings and its pauses in the window as one cell, for runs that recorded them."""
+    if not pauses:
+        return None
+    threshold = (settings.get("gc_threshold") or ["?"])[0]
+    frozen = "frozen, " if pauses.get("frozen_objects") else ""
+    return f"{frozen}{threshold}; {pauses['pause_total_ms']:.0f} / {pauses['pause_max_ms']:.0f}"
 
 
 def _phases(parts: dict[str, Any] | None) -> str | None:

@@ -221,10 +221,13 @@ class CheckerPool:
 
 
 def default_size() -> int:
-    """Workers in the default pool: half the cores, 2 to 8. Every chat turn asks sympy about its question (about
-    35 ms for a practice-bank problem on one core), so a class of 64 asking at once waits about 64 x 35 ms / workers
-    for its first words; the other half of the cores is the server's and the engine's."""
-    return max(2, min(8, (os.cpu_count() or 2) // 2))
+    """Workers in each default pool (sympy's answers to questions, and the answer checks): three quarters of the
+    cores, 2 to 12. Every chat turn asks sympy about its question (15-50 ms for a practice-bank problem), so a class
+    of 64 asking at once waits about 64 x that / workers for its first words. Measured on one H200 box (16 cores),
+    64 students at once: the tutor's preparation of a turn took p95 304-320 ms with 8 workers, 187-189 ms with 12
+    (docs/bench/data/h200-run11). The workers sleep between turns; the rest of the cores are the server's and the
+    engine's."""
+    return max(2, min(12, (os.cpu_count() or 2) * 3 // 4))
 
 
 class SharedPool:

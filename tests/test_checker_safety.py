@@ -203,3 +203,13 @@ def test_bad_rules_are_a_configuration_error():
         checker.check_answer("1", "1", tolerence=0.1)
     with pytest.raises(SettingsError, match="tolerance"):
         checker.check_answer("1", "1", tolerance="lots")
+
+
+def test_default_pool_size_follows_the_cores_from_2_to_12(monkeypatch):
+    """Three quarters of the cores: a 2-core laptop keeps 2 workers, a 16-core GPU box gets 12 (a class's burst of
+    questions waits on them), and no machine gets more than 12."""
+    from checker import pool
+
+    for cores, workers in ((None, 2), (1, 2), (2, 2), (4, 3), (8, 6), (16, 12), (64, 12)):
+        monkeypatch.setattr(pool.os, "cpu_count", lambda cores=cores: cores)
+        assert pool.default_size() == workers

@@ -22,9 +22,12 @@ engine, whose echo lacks its own tag; and engine prompts that mix two students' 
 the engine (``bench.stream.CountingEngine``); the engine's own throughput is measured afterwards by replaying the
 prompts the app sent for the completed turns, straight on the engine, with as many students at once. With the app
 in this process, the CPU time of Gradio's event-loop thread and of the whole process over the students' window is
-read from /proc (``server_loop_busy``, ``server_loop_cpu_per_turn_ms``, ``server_process_cpu_cores``), and each
-turn's time to first token is split into the app's, the engine's and the delivery's parts (``ttft_phases``). Targets are
-printed, not asserted. Not covered: single-stream speed (bench/stream.py), the checker (bench/checker.py).
+read from /proc (``server_loop_busy``, ``server_loop_cpu_per_turn_ms``, ``server_process_cpu_cores``), the garbage
+collector's pauses are recorded (``server_gc``), each turn's time to first token is split into the app's, the
+engine's and the delivery's parts, with the time from the engine's last token to the student's last update
+(``ttft_phases``), and the chat handler's calls into the tutor are timed (``tutor_ms``: sympy before and after the
+engine). Targets are printed, not asserted. Not covered: single-stream speed (bench/stream.py), the checker
+(bench/checker.py).
 """
 
 from __future__ import annotations
@@ -93,14 +96,56 @@ class RecordingEngine(CountingEngine):
         users = [m["content"] for m in messages if m["role"] == "user"]
         record = {"messages": [dict(m) for m in messages], "params": params, "text": "",
                   "tags": sorted({t for u in users for t in TAG.findall(u)}), "turn": len(users),
-                  "asked_mono": time.monotonic(), "first_text_mono": None}
+                  "asked_mono": time.monotonic(), "first_text_mono": None, "end_mono": None}
         self.records.append(record)
         async with contextlib.aclosing(super().stream(messages, params, request_id=request_id)) as chunks:
             async for chunk in chunks:
                 if chunk.text and record["first_text_mono"] is None:
                     record["first_text_mono"] = time.monotonic()
                 record["text"] += chunk.text
+                if chunk.finish_reason is not None:
+                    record["end_mono"] = time.monotonic()
                 yield chunk
+
+
+class TutorTimer:
+    """Times the chat handler's two blocking calls into the tutor, for the app in this process: ``prepare_turn``
+    before the engine is asked (sympy's answer to the question: most of ``app_to_engine`` that is not Gradio's)
+    and ``finish_reply`` after the last token (sympy's verdict: part of ``after_engine``). Wraps them where
+    ``ui.chat`` looks them up (the ``tutor`` module) until :meth:`stop`."""
+
+    NAMES = ("prepare_turn", "finish_reply")
+
+    def __init__(self) -> None:
+        import tutor
+
+        self._tutor = tutor
+        self.seconds: dict[str, list[float]] = {name: [] for name in self.NAMES}
+        self._original = {name: getattr(tutor, name) for name in self.NAMES}
+        for name, function in self._original.items():
+            setattr(tutor, name, self._timed(name, function))
+
+    def _timed(self, name: str, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[name].append(time.perf_counter() - start)
+        return timed
+
+    def clear(self) -> None:
+        for seconds in self.seconds.values():
+            seconds.clear()
+
+    def stop(self) -> None:
+        for name, function in self._original.items():
+            setattr(self._tutor, name, function)
+
+    def figures(self) -> dict[str, Any]:
+        """Calls, median, 95th percentile and longest, in ms, per call."""
+        return {name: {"calls": len(s), "p50_ms": ms(percentile(s, 50)), "p95_ms": ms(percentile(s, 95)),
+                       "max_ms": ms(percentile(s, 100))} for name, s in self.seconds.items()}
 
 
 # --- checks and figures (in this process) -----------------------------------------------------------------------
@@ -201,10 +246,12 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
     (Gradio's join and queue, preprocessing, the tutor's sympy work), split at Gradio's "process starts" message
     (``in_gradio_queue``: join and queue; ``app_to_engine``: the rest), ``engine_first_text`` (the engine's own
     time to first token under this load), ``delivery`` (from the engine's first text to the student's: the
-    handler's update, Gradio's postprocessing and event stream). Medians and 95th percentiles in ms."""
+    handler's update, Gradio's postprocessing and event stream), and after the first token, ``after_engine``: from
+    the engine's last token to the student's last update (the tutor's sympy verdict, the final update's trip).
+    Medians and 95th percentiles in ms."""
     recorded = by_turn(records)
     spans: dict[str, list[float]] = {"before_engine": [], "in_gradio_queue": [], "app_to_engine": [],
-                                     "engine_first_text": [], "delivery": []}
+                                     "engine_first_text": [], "delivery": [], "after_engine": []}
     for t in turns:
         r = recorded.get((tags[t["student"]], t["turn"] + 1))
         if t["error"] or r is None or r["first_text_mono"] is None or "ttft_s" not in t:
@@ -216,6 +263,8 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
             spans["app_to_engine"].append(r["asked_mono"] - start - t["queue_wait_s"])
         spans["engine_first_text"].append(r["first_text_mono"] - r["asked_mono"])
         spans["delivery"].append(start + t["ttft_s"] - r["first_text_mono"])
+        if r.get("end_mono") is not None and "latency_s" in t:
+            spans["after_engine"].append(start + t["latency_s"] - r["end_mono"])
     return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)}
 
 
@@ -311,6 +360,14 @@ def _remote_status(url: str) -> str | None:
     return None
 
 
+def _pool_sizes() -> dict[str, int]:
+    """Worker processes of the app's two sympy pools (sympy's answers to questions, the answer checks)."""
+    from checker import default_pool
+    from checker.cas_pool import default_cas_pool
+
+    return {"cas": default_cas_pool().size, "checker": default_pool().size}
+
+
 def _say(started: float, text: str) -> None:
     print(f"[{time.perf_counter() - started:7.1f} s] {text}", file=sys.stderr, flush=True)
 
@@ -320,13 +377,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tags, questions = plan_questions(args.students, args.turns, kind=args.questions)
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
-    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = None
+    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = pool_sizes = timer = None
+    tutor_ms = None
     processes = args.client_processes or default_client_processes(args.students)
     students = StudentProcesses(processes)
     try:
         url = args.url
         if url is None:
             engine, switcher, demo, url, load_seconds = _start_app(args, loop)
+            pool_sizes, timer = _pool_sizes(), TutorTimer()
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
         students.run(args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
@@ -335,6 +394,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pauses = GcPauses() if demo is not None else None
         if engine is not None:
             engine.records.clear()
+        if timer is not None:
+            timer.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
         before = engine.tokens if engine else 0
         wall, turns, clock_start = students.run(args.client, url, questions, params, args.tutor_mode,
@@ -349,6 +410,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             pauses.stop()
             gc_runs = pauses.between(clock_start, clock_start + wall)
         records = list(engine.records) if engine else None
+        tutor_ms = timer.figures() if timer else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
         checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
         done = {(tags[t["student"]], t["turn"] + 1) for t in turns if not t["error"]}
@@ -356,6 +418,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         alone = loop.run_until_complete(replay_on_engine(engine, replay)) if engine and replay else None
         _say(started, "done")
     finally:
+        if timer is not None:
+            timer.stop()
         students.close()
         if demo is not None:
             demo.close()
@@ -365,6 +429,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     app = app_figures(turns, wall, tokens)
     if records is not None:
         app["ttft_phases"] = phases(turns, tags, records)
+    if tutor_ms is not None:  # the chat handler's blocking calls into the tutor (sympy), per turn
+        app["tutor_ms"] = tutor_ms
     if loop_cpu is not None:  # the in-process app's event loop thread: its share of the wall time, its cost per turn
         app["server_loop_cpu_s"] = round(loop_cpu, 2)
         app["server_loop_busy"] = round(loop_cpu / wall, 3) if wall else None
@@ -392,7 +458,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,
                      "load_seconds": load_seconds,
-                     "python_defaults": args.python_defaults, "gc_threshold": list(gc.get_threshold()), "switch_interval_ms": sys.getswitchinterval() * 1000,
+                     "sympy_workers": pool_sizes,
+                     "python_defaults": args.python_defaults, "gc_threshold": list(gc.get_threshold()),
+                     "switch_interval_ms": sys.getswitchinterval() * 1000,
                      "rate_limit": "off (in-process app)" if not args.url else "the app's"},
         "students": args.students, "turns_planned": args.students * args.turns, "turns_started": len(turns),
         "turns_completed": sum(1 for t in turns if not t["error"]),

@@ -233,7 +233,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      e.get("tokens_per_s"), a.get("tokens_per_s"), d.get("app_vs_engine_throughput"),
                      a.get("ttft_p50_ms"), a.get("ttft_p95_ms"), a.get("ttft_max_ms"), a.get("turn_latency_p50_ms"),
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
-                     a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), a.get("server_loop_busy"),
+                     a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), _after_engine(a.get("ttft_phases")),
+                     _sympy_workers(d), a.get("server_loop_busy"),
                      a.get("server_loop_cpu_per_turn_ms"),
                      _switch_ms(s), _gc(s, a.get("server_gc")),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
@@ -257,13 +258,16 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "from 2026-11-30 on): Gradio's join and queue / the app's work until it asks the engine (preprocessing, "
              "the tutor's sympy) / the engine's first text / the delivery to the student; a gradio_client's queue "
              "time is read from the job's status, polled every 10 ms, so its first two parts are rough (the second "
-             "can be negative).", ""]
+             "can be negative). After the engine: from the engine's last token to the student's last update "
+             "(sympy's verdict, the final update). Sympy workers: the worker processes of each of the app's two "
+             "sympy pools (questions, answer checks), for runs that record them.", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
                     "page opened first", "students", "turns done", "errors",
                     "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
-                    "engine queue notices", "TTFT parts p50 / p95 ms", "server loop busy", "server loop CPU ms/turn",
+                    "engine queue notices", "TTFT parts p50 / p95 ms", "after the engine p50 / p95 ms",
+                    "sympy workers", "server loop busy", "server loop CPU ms/turn",
                     "GIL switch interval ms", "garbage collector", "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
@@ -271,6 +275,20 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                   bars(out / "load_tokens.png", "Load: tokens/s, engine alone vs through the app", "tokens/s", cats,
                        {"engine alone": t_engine, "through the app": t_app}), ""]
     return lines
+
+
+def _after_engine(parts: dict[str, Any] | None) -> str | None:
+    """``bench.load.phases``' after_engine as "p50 / p95" (runs that measured it)."""
+    if not parts or parts.get("after_engine_p50_ms") is None:
+        return None
+    return f"{parts['after_engine_p50_ms']:.0f} / {parts['after_engine_p95_ms']:.0f}"
+
+
+def _sympy_workers(data: dict[str, Any]) -> Any:
+    """The CAS pool's workers a run had: from its settings, or (h200-run11, timed by a scratch copy of the bench
+    that set the pools' size) the top-level figure it wrote."""
+    workers = (data.get("settings") or {}).get("sympy_workers")
+    return workers.get("cas") if isinstance(workers, dict) else data.get("sympy_workers")
 
 
 def _switch_ms(settings: dict[str, Any]) -> float | None:

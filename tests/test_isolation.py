@@ -138,6 +138,17 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run(python_runtime):
     assert result["settings"]["gc_threshold"][0] == GC_THRESHOLD0 and not result["settings"]["python_defaults"]
     assert result["settings"]["switch_interval_ms"] == SWITCH_INTERVAL_MS
     assert app["server_gc"]["frozen_objects"] > 0 and set(app["server_gc"]["collections"]) == {"0", "1", "2"}
+    from checker.pool import default_size
+
+    assert result["settings"]["sympy_workers"] == {"cas": default_size(), "checker": default_size()}
+    # The engine's last token comes before the student's last update (one monotonic clock for both processes).
+    assert 0 <= app["ttft_phases"]["after_engine_p50_ms"] <= app["ttft_phases"]["after_engine_p95_ms"]
+    # The tutor's calls were timed, one of each per turn (the warm-up's are not counted), and put back afterwards.
+    import tutor
+
+    assert app["tutor_ms"]["prepare_turn"]["calls"] == 8 and app["tutor_ms"]["finish_reply"]["calls"] == 8
+    assert 0 <= app["tutor_ms"]["prepare_turn"]["p50_ms"] <= app["tutor_ms"]["prepare_turn"]["max_ms"]
+    assert tutor.prepare_turn.__module__ == "tutor.turn" and tutor.finish_reply.__module__ == "tutor.turn"
 
 
 def test_the_load_bench_spreads_students_over_processes_and_each_keeps_its_own_chat(python_runtime):

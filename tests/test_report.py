@@ -28,7 +28,8 @@ STREAM = {"benchmark": "stream", "backend": "TurboMind", "model": "default-awq",
 LOAD = {"benchmark": "load", "date": "2026-11-30T08:27:26+00:00",
         "machine": {"name": "CPU: AMD EPYC (2 cores)", "cpu_cores": 2, "gpus": []}, "backend": "fake",
         "settings": {"client": "sse", "students": 64, "turns": 2, "client_processes": 2, "questions": "bank",
-                     "max_new_tokens": 512, "gc_threshold": [50000, 10, 10], "switch_interval_ms": 10.0},
+                     "max_new_tokens": 512, "gc_threshold": [50000, 10, 10], "switch_interval_ms": 10.0,
+                     "sympy_workers": {"cas": 2, "checker": 2}},
         "students": 64, "turns_planned": 128,
         "turns_completed": 128, "errors": 0, "wrong_session": 0,
         "app": {"seconds": 4.521, "tokens": 1562, "tokens_per_s": 345.5, "ttft_p50_ms": 1508.3,
@@ -38,7 +39,8 @@ LOAD = {"benchmark": "load", "date": "2026-11-30T08:27:26+00:00",
                 "ttft_phases": {"in_gradio_queue_p50_ms": 301.2, "in_gradio_queue_p95_ms": 900.0,
                                 "app_to_engine_p50_ms": 250.4, "app_to_engine_p95_ms": 700.0,
                                 "engine_first_text_p50_ms": 45.5, "engine_first_text_p95_ms": 130.0,
-                                "delivery_p50_ms": 6.2, "delivery_p95_ms": None},
+                                "delivery_p50_ms": 6.2, "delivery_p95_ms": None,
+                                "after_engine_p50_ms": 40.4, "after_engine_p95_ms": 210.0},
                 "server_gc": {"collections": {"0": 1, "1": 0, "2": 0}, "pause_total_ms": 21.7, "pause_max_ms": 21.7,
                               "frozen_objects": 546928}},
         "engine_alone": {"concurrency": 64, "requests": 128, "tokens": 1562, "tokens_per_s": 8906.3},
@@ -118,7 +120,7 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     assert ("CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | 2 | bank | 512 | no (before the option) | 64 | 128/128 "
             "| 0 | 0 | 8,906.3 | 345.5 | 0.039") in load
     assert ("| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | 301 / 250 / 46 / 6; 900 / 700 / 130 / – "
-            "| 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | yes |") in load
+            "| 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | yes |") in load
 
     gpu = _section(text, "## GPU engine alone")
     assert "NVIDIA H100 80GB HBM3" in gpu  # from nvidia-smi.txt beside the JSON lines

@@ -4,7 +4,7 @@
 #   bash scripts/gpu/load_ab.sh NAME='--extra bench/load.py flags' [NAME='...' ...]
 # Each run: 64 students, W4A16 under TurboMind, LOAD_CLIENT (sse), LOAD_QUESTIONS (bank), LOAD_TURNS (2),
 # LOAD_TOKENS (512); JSON to $OUT/bench_load_NAME.json. A run is skipped when less than 70 s of the call's
-# SESSION_LIMIT_S (570) is left.
+# SESSION_LIMIT_S (570) is left. LOAD_SCRIPT: another script that takes bench/load.py's flags (default: that one).
 set -uo pipefail
 . "${GPU_ENV:-/tmp/gpu_env.sh}"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -17,7 +17,7 @@ for variant in "$@"; do
   left=$((limit - (SECONDS - started)))
   (( left > 70 )) || { echo "== SKIP $name: $left s left"; continue; }
   # shellcheck disable=SC2086
-  timeout $((left - 5)) python3 bench/load.py --backend lmdeploy --model "$awq" --students ${LOAD_STUDENTS:-64} \
+  timeout $((left - 5)) python3 "${LOAD_SCRIPT:-bench/load.py}" --backend lmdeploy --model "$awq" --students ${LOAD_STUDENTS:-64} \
     --turns ${LOAD_TURNS:-2} --max-new-tokens ${LOAD_TOKENS:-512} --questions ${LOAD_QUESTIONS:-bank} \
     --client ${LOAD_CLIENT:-sse} $flags > "$out/bench_load_$name.json" 2> "$out/load_$name.err" \
     || { echo "== FAILED: $name"; tail -5 "$out/load_$name.err"; }
@@ -30,6 +30,6 @@ except ValueError:
 a = d["app"]
 print(sys.argv[2], "ttft", a["ttft_p50_ms"], a["ttft_p95_ms"], "ratio", d["app_vs_engine_throughput"], "errors",
       d["errors"], "wrong", d["wrong_session"], "gc", a.get("server_gc"), "busy", a.get("server_loop_busy"),
-      "phases", a.get("ttft_phases"), flush=True)
+      "phases", a.get("ttft_phases"), *(["tutor", d["tutor_timing"]] if "tutor_timing" in d else []), flush=True)
 PY
 done

@@ -18,7 +18,8 @@ def _tuned(*args: str) -> dict:
             f"r = tune_for_serving({', '.join(args)}); "
             "print(json.dumps({'returned': r, 'threshold': gc.get_threshold(), 'frozen': gc.get_freeze_count(), "
             "'switch': sys.getswitchinterval()}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

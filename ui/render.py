@@ -33,31 +33,34 @@ CURRENCY_HTML = '<span class="currency">&#36;</span>'
 _PROTECTED = re.compile(r"```[\s\S]*?(?:```|$)|`[^`\n]*`|\$\$[\s\S]+?\$\$|\\\([\s\S]+?\\\)|\\\[[\s\S]+?\\\]")
 
 
+_DOLLAR = re.compile(r"(?<!\\)\$")  # a dollar that no backslash escapes
+_IN_MATH = re.compile(r"\\[\s\S]?|\n\n|\$")  # inside a span: an escape pair, a paragraph break, a dollar
+
+
 def _inline_math_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each ``$…$`` inline-math span under Pandoc's rule, end exclusive."""
+    """(start, end) of each ``$…$`` inline-math span under Pandoc's rule, end exclusive.
+
+    Hand-written (markdown-it's dollarmath plugin parses block-level Markdown; here only the spans are wanted, on
+    every streamed update): jumps from one candidate character to the next with two regexes, as the reply grows
+    to thousands of characters and this runs on Gradio's event loop for every update."""
     spans: list[tuple[int, int]] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == "\\" and i + 1 < n and text[i + 1] == "$":
-            i += 2  # an escaped dollar is money, never a delimiter
-            continue
-        if text[i] != "$" or i + 1 >= n or text[i + 1].isspace() or text[i + 1] == "$":
+    n, i = len(text), 0
+    while (opener := _DOLLAR.search(text, i)) is not None:
+        i = opener.start()
+        if i + 1 >= n or text[i + 1].isspace() or text[i + 1] == "$":
             i += 1
             continue
-        j = i + 1
-        close = -1
-        while j < n:
-            if text[j] == "\\":
-                j += 2
-                continue
-            if text[j] == "\n" and j + 1 < n and text[j + 1] == "\n":
+        close, j = -1, i + 1
+        while (m := _IN_MATH.search(text, j)) is not None:
+            if m.group() == "\n\n":
                 break  # inline math never spans a paragraph break
-            if text[j] == "$":
+            if m.group() == "$":
                 # Inline math holds no bare "$": a dollar that cannot close this span means the opener was money.
-                if not text[j - 1].isspace() and (j + 1 >= n or not text[j + 1].isdigit()):
-                    close = j
+                k = m.start()
+                if not text[k - 1].isspace() and (k + 1 >= n or not text[k + 1].isdigit()):
+                    close = k
                 break
-            j += 1
+            j = m.end()  # an escape: the next character is taken as it is
         if close < 0:
             i += 1
             continue

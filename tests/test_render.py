@@ -1,6 +1,10 @@
 """Math delimiters and money: what the page is told to render, and dollars that must stay dollars."""
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ui.chat import build_ui, render_reply
 from ui.render import CURRENCY_HTML, LATEX_DELIMITERS, to_display, to_model_text
@@ -71,3 +75,22 @@ def test_bare_boxed_answer_is_shown_as_math():
     assert to_display("So \\boxed{\\frac{1}{2}}.") == "So \\(\\boxed{\\frac{1}{2}}\\)."
     assert to_display("inside math \\(\\boxed{3}\\)") == "inside math \\(\\boxed{3}\\)"
     assert to_display("still streaming \\boxed{2") == "still streaming \\boxed{2"
+
+
+PIECES = ["$", "$", "\\", "\n", "\n\n", " ", "x", "1", "{", "}", "$$", "\\$", "`", "\\(", "\\)", "\\boxed{"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_inline_math_spans_follow_pandocs_rule_on_any_text(text):
+    """Every span opens with an unescaped "$" followed by a non-space, closes with a "$" after a non-space and
+    before no digit, holds no unescaped paragraph break, and the spans do not overlap."""
+    from ui.render import _inline_math_spans
+
+    end = 0
+    for start, stop in _inline_math_spans(text):
+        assert start >= end and text[start] == "$" and text[stop - 1] == "$" and stop - start >= 3
+        assert (start == 0 or text[start - 1] != "\\") and not text[start + 1].isspace()
+        assert not text[stop - 2].isspace() and (stop == len(text) or not text[stop].isdigit())
+        assert "\n\n" not in re.sub(r"\\[\s\S]", "", text[start:stop])  # a backslash escapes the next character
+        end = stop

@@ -13,6 +13,7 @@ Not covered here: which backend to build (``engine.factory``), model files (``en
 from __future__ import annotations
 
 import abc
+import gc
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -94,3 +95,15 @@ class Engine(abc.ABC):
     def active_requests(self) -> int:
         """How many requests are running or queued now (for the teacher's view). Backends may override."""
         return 0
+
+
+def collect_garbage() -> None:
+    """A full collection for an engine's ``close``, one that also reaches the objects frozen at start-up
+    (``ui.runtime.tune_for_serving`` freezes what was loaded by then, the first engine included, and a frozen
+    object is never collected): a closed engine's reference cycles, and the GPU memory they hold, would otherwise
+    outlive it. What survives is frozen again when the process had frozen objects before."""
+    frozen = gc.get_freeze_count() > 0
+    gc.unfreeze()
+    gc.collect()
+    if frozen:
+        gc.freeze()

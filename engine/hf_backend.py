@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.base import Chunk, Engine, EngineInfo, FinishReason, GenParams, Message, new_request_id
+from engine.base import Chunk, Engine, EngineInfo, FinishReason, GenParams, Message, collect_garbage, new_request_id
 from engine.errors import EngineLoadError
 from engine.settings import EngineSettings
 
@@ -206,9 +206,7 @@ class TransformersEngine(Engine):
             running.stop.set()
         await asyncio.to_thread(self._worker.join)
         self.model = None  # drop the weights (close() may be called again: nothing left to do then)
-        import gc
-
-        gc.collect()
+        collect_garbage()
 
     def active_requests(self) -> int:
         with self._cond:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import gc
 import json
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,7 +32,7 @@ from typing import Any
 import torch
 
 from engine import lmdeploy_api as api
-from engine.base import Chunk, Engine, EngineInfo, GenParams, Message, new_request_id
+from engine.base import Chunk, Engine, EngineInfo, GenParams, Message, collect_garbage, new_request_id
 from engine.errors import EngineLoadError
 from engine.settings import EngineSettings
 
@@ -313,7 +312,7 @@ class LmdeployEngine(Engine):
         self._closed = True
         await asyncio.to_thread(api.close_pipeline, self._pipe)
         del self._pipe
-        gc.collect()
+        collect_garbage()
         torch.cuda.empty_cache()
 
     def active_requests(self) -> int:

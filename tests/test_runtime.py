@@ -58,3 +58,21 @@ def test_gc_pauses_records_collections_in_its_window_only():
     assert seen["collections"]["2"] >= 1 and seen["pause_total_ms"] >= seen["pause_max_ms"] > 0
     assert all(t <= end for t, _, _ in pauses.runs)
     assert pauses.between(end + 1, end + 2)["collections"] == {"0": 0, "1": 0, "2": 0}
+
+
+def test_closing_an_engine_collects_cycles_that_start_up_froze_and_freezes_the_rest_again():
+    """The first engine is loaded before the app freezes what start-up made (ui.runtime): when a model switch closes
+    it, its reference cycles must still be collected (engine.base.collect_garbage, called by the backends' close),
+    or the GPU memory they hold stays taken. A fresh interpreter: freezing is process-wide."""
+    code = (
+        "import gc, weakref\n"
+        "from engine.base import collect_garbage\n"
+        "class Engine: pass\n"
+        "old = Engine(); old.me = old; ref = weakref.ref(old)\n"
+        "gc.freeze(); del old; gc.collect()\n"
+        "kept_by_plain_collect = ref() is not None\n"
+        "collect_garbage()\n"
+        "print(kept_by_plain_collect, ref() is None, gc.get_freeze_count() > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         check=True)
+    assert out.stdout.split() == ["True", "True", "True"]

@@ -10,7 +10,8 @@ CPython defaults cost that loop latency under load, and a library cannot change 
   every object in the process (torch's, lmdeploy's and Gradio's: millions). ``gc.freeze()`` after start-up puts
   what is loaded by then (modules, the model's Python objects, the Blocks) out of the collector's reach for good;
   a higher first threshold makes young-object collections rarer during a burst of 64 streams, each making
-  short-lived dicts for its updates.
+  short-lived dicts for its updates. Frozen objects are never collected, so an engine's ``close`` (a model switch)
+  unfreezes them for one full collection and freezes the survivors again (``engine.base.collect_garbage``).
 - The GIL's switch interval (5 ms). When the engine's thread is busy, the event loop waits up to that long for the
   GIL after every system call that released it (a socket write, a wake-up), and the waits add up per update.
 

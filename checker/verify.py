@@ -9,13 +9,16 @@ evaluate; English or Chinese, plain text or LaTeX) and computes the answer with 
 takes the reply's final answer (``extract_final_answer``) and compares it with ``check_answer`` (with the form
 rule for factor/expand/simplify). ``unknown`` is the honest answer whenever the question was not understood,
 sympy could not answer it with confidence, the reply marks no final answer, or the checker could not read it.
-Never raises on user text. Results of ``compute`` are cached per question text (a timed-out call is not cached).
+Never raises on user text. Results of ``compute`` are cached per question text (a timed-out call is not cached), and
+calls for a question already being computed wait for that answer instead of asking sympy again.
 Not covered: recognising questions (``checker.cas_recognize``), computing (``checker.cas``).
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,6 +66,33 @@ def _cached(problem: str) -> CasResult | None:
     return _solve(problem, default_cas_pool(), None)
 
 
+_inflight: dict[str, Future[CasResult | None]] = {}
+_inflight_lock = threading.Lock()
+
+
+def _shared(problem: str) -> CasResult | None:
+    """:func:`_cached`, computed once for callers that ask at the same time: a class sent to the same practice
+    problem asks sympy once, not once per student (``lru_cache`` lets each caller that misses compute the value).
+    Hand-written: the standard library and the checker's dependencies have no single-flight cache."""
+    with _inflight_lock:
+        future = _inflight.get(problem)
+        first = future is None
+        if first:
+            future = _inflight[problem] = Future()
+    if not first:
+        return future.result()  # the first caller's answer, or its exception (a time-out: "unknown" for all)
+    try:
+        result = _cached(problem)
+    except BaseException as err:
+        future.set_exception(err)
+        raise
+    finally:
+        with _inflight_lock:
+            _inflight.pop(problem, None)
+    future.set_result(result)
+    return result
+
+
 def _solve(problem: str, pool: CasPool, timeout: float | None) -> CasResult | None:
     try:
         data = pool.solve(problem, timeout=timeout)
@@ -78,7 +108,7 @@ def compute(problem: str, *, pool: CasPool | None = None, timeout: float | None 
         return None
     try:
         if pool is None and timeout is None:
-            return _cached(problem)
+            return _shared(problem)
         return _solve(problem, pool or default_cas_pool(), timeout)
     except _Transient:
         return None

@@ -12,8 +12,11 @@ CPython defaults cost that loop latency under load, and a library cannot change 
   a higher first threshold makes young-object collections rarer during a burst of 64 streams, each making
   short-lived dicts for its updates. Frozen objects are never collected, so an engine's ``close`` (a model switch)
   unfreezes them for one full collection and freezes the survivors again (``engine.base.collect_garbage``).
-- The GIL's switch interval (5 ms). When the engine's thread is busy, the event loop waits up to that long for the
-  GIL after every system call that released it (a socket write, a wake-up), and the waits add up per update.
+- The GIL's switch interval (5 ms): how long a thread that wants the GIL waits before the holder must give it up.
+  In a burst the event loop is the busy thread (64 joins, preprocessing, updates), while lmdeploy's loop thread
+  wakes up at every TurboMind step for a little work; the shorter the interval, the more often the event loop is
+  made to hand over mid-burst. On the H200 with 64 students, 1 ms measured worst (tried twice, in two stops), 10 ms
+  best (20 ms about the same, with the engine's own first text a little later): ``docs/bench/data/h200-run10``.
 
 Measured, not assumed: ``bench/load.py --gc-threshold / --switch-interval-ms`` runs the load test with other
 values (``0`` keeps CPython's default) and reports the collector's pauses (``app.server_gc``). Not covered: the

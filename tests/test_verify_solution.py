@@ -176,10 +176,28 @@ def test_the_cas_workers_warm_up_on_questions_sympy_answers() -> None:
     assert unread == [q for q in _WARM_LATEX if "arithmetic sequence" in q], unread  # a word problem: parsed only
 
 
+def _ask_at_once(question: str, students: int) -> list:
+    """``compute(question)`` from ``students`` threads released together; their results."""
+    import threading
+
+    results: list = []
+    start = threading.Barrier(students)
+
+    def ask() -> None:
+        start.wait()
+        results.append(compute(question))
+
+    threads = [threading.Thread(target=ask) for _ in range(students)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def test_students_asking_the_same_new_question_at_once_make_one_sympy_call(monkeypatch) -> None:
     """A class sent to the same practice problem: 8 threads ask sympy about one question at the same moment; the CAS
     worker is asked once and all 8 get its answer. A time-out is shared too, and not cached: the next ask retries."""
-    import threading
     import time
 
     from checker import verify
@@ -194,18 +212,7 @@ def test_students_asking_the_same_new_question_at_once_make_one_sympy_call(monke
 
     monkeypatch.setattr(verify, "_solve", slow_solve)
     question = f"Solve x^2 - {time.time_ns() % 1000 + 2}x = 0"  # not in the cache yet
-    results: list = []
-    start = threading.Barrier(8)
-
-    def ask() -> None:
-        start.wait()
-        results.append(compute(question))
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = _ask_at_once(question, 8)
     assert calls == [question] and len(results) == 8 and results[0] is not None
     assert all(r == results[0] for r in results)
 
@@ -217,17 +224,5 @@ def test_students_asking_the_same_new_question_at_once_make_one_sympy_call(monke
     monkeypatch.setattr(verify, "_solve", timed_out)
     calls.clear()
     other = question.replace("Solve", "Find the roots of")
-    results.clear()
-    start = threading.Barrier(4)
-
-    def ask_other() -> None:
-        start.wait()
-        results.append(compute(other))
-
-    threads = [threading.Thread(target=ask_other) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert calls == [other] and results == [None] * 4
+    assert _ask_at_once(other, 4) == [None] * 4 and calls == [other]
     assert compute(other) is None and calls == [other, other]  # not cached: asked again

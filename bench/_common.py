@@ -29,6 +29,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PLACEHOLDER, WAITING = "…", "⏳"  # ui.chat: the bubble before the first text, and the engine queue's notice
+# The chat API's optional inputs a simulated student may set, by parameter name: the component type that holds each
+# in the page's config (the browser-like client finds its slot by that type).
+INPUT_KINDS = {"mode": "radio", "problem_id": "browserstate"}
 
 
 def warm_worker_pools() -> threading.Thread:
@@ -226,14 +229,15 @@ def _finish(turn: dict[str, Any], history: Any, t0: float) -> None:
         turn["error"] = "refused: no reply was added (rate or length limit)"
 
 
-def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
+def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, inputs: dict[str, Any] | None,
                        stop_after: float, grace: float, open_page: bool = True, only: Sequence[int] | None = None,
                        start: Callable[[], Any] | None = None) -> tuple[float, list[dict[str, Any]]]:
     """One gradio_client per student, each in its own thread; returns (wall seconds, turns). With ``open_page``
     each student first runs the page's New chat event, before the clock starts: a browser's session (and Gradio's
     per-session state) exists from the page load, long before the first question. ``only``: the students (indexes
     into ``questions``) this call runs, all by default; ``start`` is called (and may block) just before the clock
-    starts, so that students run by several processes start together."""
+    starts, so that students run by several processes start together. ``inputs``: what a student sets in the page
+    besides the message and the history, by the chat API's parameter names (``INPUT_KINDS``), None for unset."""
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -245,7 +249,7 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
     with ThreadPoolExecutor(8) as ex:  # building a client fetches the app's config: do it before the clock starts
         clients = dict(zip(ids, ex.map(lambda _: Client(url, verbose=False), ids)))
     turns: list[dict[str, Any]] = []
-    extra = (mode,) if mode else ()
+    extra = {name: value for name, value in (inputs or {}).items() if value is not None}
     ready, go = threading.Barrier(len(ids) + 1), threading.Barrier(len(ids) + 1)
     t0 = 0.0
 
@@ -261,7 +265,7 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
             turn = _new_turn(i, k, text, t0)
             turns.append(turn)
             try:
-                job = clients[i].submit(text, history, *params, *extra, api_name="/chat")
+                job = clients[i].submit(text, history, *params, api_name="/chat", **extra)
                 seen = 0
                 while True:  # polled, not iterated, to see the queue status as well as the outputs
                     done = job.done()
@@ -300,13 +304,13 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, mode
     return wall, turns
 
 
-def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: str | None,
+def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs: dict[str, Any] | None,
                     stop_after: float, grace: float, open_page: bool = True, only: Sequence[int] | None = None,
                     start: Callable[[], Any] | None = None) -> tuple[float, list[dict[str, Any]]]:
     """One browser-like session per student speaking Gradio's queue protocol (join, read the event stream), as
     ``bench.stream._sse_run`` does, but multi-turn and reading the outputs (diffs applied with gradio_client's
-    ``apply_diff``, as the page applies them); returns (wall seconds, turns). ``open_page``, ``only``, ``start``: as
-    in :func:`run_gradio_clients`."""
+    ``apply_diff``, as the page applies them); returns (wall seconds, turns). ``inputs``, ``open_page``, ``only``,
+    ``start``: as in :func:`run_gradio_clients`."""
     import httpx
     from gradio_client.utils import apply_diff
 
@@ -315,14 +319,15 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, mode: s
     dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
     clear = next(d for d in config["dependencies"] if d.get("api_name") == "clear")
     kinds = {c["id"]: c.get("type") for c in config["components"]}
-    radio = next((n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == "radio"), None)
+    slots = {name: next(n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == kind)
+             for name, kind in INPUT_KINDS.items() if (inputs or {}).get(name) is not None}
     turns: list[dict[str, Any]] = []
     t0 = time.monotonic()
 
     async def one_turn(http: httpx.AsyncClient, turn: dict[str, Any], session: str, history: list) -> None:
         data: list[Any] = [turn["sent"], history, *params] + [None] * (len(dep["inputs"]) - 5)
-        if radio is not None and mode:
-            data[radio] = mode
+        for name, slot in slots.items():
+            data[slot] = inputs[name]  # type: ignore[index]
         r = await http.post(f"{base}/gradio_api/queue/join", json={
             "data": data, "fn_index": dep["id"], "session_hash": session, "event_data": None, "trigger_id": None})
         r.raise_for_status()
@@ -408,7 +413,8 @@ def default_client_processes(students: int) -> int:
     return max(1, min(-(-students // 8), (os.cpu_count() or 2) // 2))
 
 
-def _group(client: str, url: str, questions: list[list[str]], params: tuple, mode: str | None, stop_after: float,
+def _group(client: str, url: str, questions: list[list[str]], params: tuple, inputs: dict[str, Any] | None,
+           stop_after: float,
            grace: float, open_page: bool, only: Sequence[int], barrier: Any
            ) -> tuple[float, list[dict[str, Any]], float]:
     started: list[float] = []
@@ -417,7 +423,7 @@ def _group(client: str, url: str, questions: list[list[str]], params: tuple, mod
         barrier.wait()
         started.append(time.time())
 
-    wall, turns = CLIENTS[client](url, questions, params, mode, stop_after, grace, open_page, only, start)
+    wall, turns = CLIENTS[client](url, questions, params, inputs, stop_after, grace, open_page, only, start)
     return wall, turns, started[0]
 
 
@@ -433,15 +439,15 @@ class StudentProcesses:
         self._manager = context.Manager()
         self._pool = context.Pool(processes)
 
-    def run(self, client: str, url: str, questions: list[list[str]], params: tuple, mode: str | None,
+    def run(self, client: str, url: str, questions: list[list[str]], params: tuple, inputs: dict[str, Any] | None,
             stop_after: float, grace: float, open_page: bool = True) -> tuple[float, list[dict[str, Any]], float]:
         """The students spread over the processes (students 0, P, 2P, ... in the first), started together (a
         barrier); returns (the longest process's wall seconds, every turn, when the clock started as
         ``time.time()``)."""
         groups = [list(range(k, len(questions), self.processes)) for k in range(min(self.processes, len(questions)))]
         barrier = self._manager.Barrier(len(groups))
-        results = self._pool.starmap(_group, [(client, url, questions, params, mode, stop_after, grace, open_page, g,
-                                               barrier) for g in groups])
+        results = self._pool.starmap(_group, [(client, url, questions, params, inputs, stop_after, grace, open_page,
+                                               g, barrier) for g in groups])
         return (max(wall for wall, _, _ in results), [turn for _, turns, _ in results for turn in turns],
                 min(start for _, _, start in results))
 

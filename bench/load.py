@@ -2,15 +2,17 @@
 
     .venv/bin/python bench/load.py [--backend auto] [--students 8] [--turns 2] [--max-new-tokens 128]
                                    [--questions short|bank] [--duration-limit 300] [--client gradio_client|sse]
-                                   [--client-processes N] [--tutor-mode steps] [--cold-sessions]
-                                   [--url http://HOST:PORT/]
+                                   [--client-processes N] [--tutor-mode steps] [--practice-problem ID]
+                                   [--cold-sessions] [--url http://HOST:PORT/]
 
 The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor, the
 worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in other
 processes (one per 8 students, at most half the cores; ``--client-processes``), started together, one
 ``gradio_client`` each (the default) or one browser-like event-stream session each (``--client sse``). Each student
-asks ``--turns`` questions in a row (``--questions``: short arithmetic, or the practice bank's problems); every later
-turn sends the history back, as the page does. No turn starts after ``--duration-limit`` seconds; turns still running
+asks ``--turns`` questions in a row (``--questions``: short arithmetic, or the practice bank's problems; with
+``--practice-problem``, the whole class works on that one problem, every turn carrying its id as the tutor panel
+sends it and asking about it without restating it: "how do I start?"); every later turn sends the history back, as
+the page does. No turn starts after ``--duration-limit`` seconds; turns still running
 ``--grace`` seconds later are abandoned and counted as unfinished. Before the clock starts each student opens the page
 (one New chat event in its session, as a browser's page load creates the session long before the first question);
 ``--cold-sessions`` skips that, so each session starts with its first question.
@@ -55,22 +57,29 @@ from engine.base import Chunk, GenParams, Message  # noqa: E402
 TAG = re.compile(r"\(tag ([A-Z0-9]{6})\)")
 ASKS = ["what is {i} + {n}?", "solve x + {i} = {m}.", "what is the derivative of x^{n}?", "simplify ({i}x + {i})/{i}.",
         "what is {n} times {i}?"]
+# A class on one practice problem: the first question, then follow-ups (none restates the problem).
+FOLLOW_UPS = ["how do I start this practice problem?", "can you check my first step?", "what should I do next?",
+              "why does that step work?", "is there a quicker way?"]
 TARGETS = {"gpu": {"students": 64, "errors": 0, "wrong_session": 0, "ttft_p95_ms": 1000, "app_vs_engine_min": 0.8},
            "cpu": {"students": 8, "errors": 0, "wrong_session": 0}}
 
 
-def plan_questions(students: int, turns: int, seed: int = 7, kind: str = "short"
+def plan_questions(students: int, turns: int, seed: int = 7, kind: str = "short", practice: Any = None
                    ) -> tuple[list[str], list[list[str]]]:
     """(tags, questions per student): a unique random tag per student, in every question it asks. ``kind``:
     "short" asks one-line arithmetic and algebra (short replies); "bank" asks the tutor bank's practice problems,
-    every topic in turn (the step-by-step replies a class gets)."""
+    every topic in turn (the step-by-step replies a class gets). ``practice``: one bank problem the whole class
+    works on (then ``kind`` is not used): the questions are about it and do not restate it (the page sends its id)."""
     rng = random.Random(seed)
     tags: list[str] = []
     while len(tags) < students:
         tag = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=6))
         if tag not in tags:
             tags.append(tag)
-    if kind == "bank":
+    if practice is not None:
+        asks = [FOLLOW_UPS[0] if k == 0 else FOLLOW_UPS[1 + (i + k) % (len(FOLLOW_UPS) - 1)] for i in range(students)
+                for k in range(turns)]
+    elif kind == "bank":
         import tutor
         from tutor.bank import round_robin
 
@@ -296,6 +305,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client", default="gradio_client", choices=sorted(CLIENTS))
     parser.add_argument("--client-processes", type=int, default=0,
                         help="processes the students are spread over (0: one per 8 students, at most half the cores)")
+    parser.add_argument("--practice-problem", default=None, metavar="ID",
+                        help="the whole class works on this practice-bank problem (e.g. quadratics-03), as sent by the "
+                             "tutor panel; overrides --questions")
     parser.add_argument("--cold-sessions", action="store_true",
                         help="students ask without opening the page first (their session starts with the question)")
     parser.add_argument("--tutor-mode", default=None, choices=["socratic", "steps", "check"],
@@ -360,6 +372,32 @@ def _remote_status(url: str) -> str | None:
     return None
 
 
+def _practice_problem(problem_id: str | None) -> Any:
+    """The bank problem ``--practice-problem`` names, or None; an unknown id stops the bench with the ids there are."""
+    if problem_id is None:
+        return None
+    import tutor
+
+    bank = tutor.default_bank()
+    problem = bank.get(problem_id)
+    if problem is None:
+        sys.exit(f"no practice problem {problem_id!r}; the bank has {', '.join(p.id for p in bank.problems[:6])}, …")
+    return problem
+
+
+def _on_problem(records: list[dict[str, Any]], problem: Any) -> int:
+    """Engine prompts whose system prompt gives sympy's answer to ``problem``: the questions do not restate it, so
+    only the practice problem's id, sent as the page sends it, can have told the tutor (``--practice-problem``
+    reached the app)."""
+    from checker.verify import compute
+
+    result = compute(problem.statement)
+    if result is None:
+        return 0
+    return sum(1 for r in records if r["messages"] and r["messages"][0]["role"] == "system"
+               and result.expected in r["messages"][0]["content"])
+
+
 def _pool_sizes() -> dict[str, int]:
     """Worker processes of the app's two sympy pools (sympy's answers to questions, the answer checks)."""
     from checker import default_pool
@@ -374,7 +412,9 @@ def _say(started: float, text: str) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    tags, questions = plan_questions(args.students, args.turns, kind=args.questions)
+    practice = _practice_problem(args.practice_problem)
+    tags, questions = plan_questions(args.students, args.turns, kind=args.questions, practice=practice)
+    inputs = {"mode": args.tutor_mode, "problem_id": args.practice_problem}
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
     engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = pool_sizes = timer = None
@@ -389,7 +429,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
         students.run(args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
-                     args.tutor_mode, 60, 120)
+                     {"mode": args.tutor_mode}, 60, 120)  # not the practice problem: its sympy answer stays uncached
         sampler = LoopCpuSampler(demo) if demo is not None else None
         pauses = GcPauses() if demo is not None else None
         if engine is not None:
@@ -398,7 +438,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             timer.clear()
         _say(started, f"{args.students} students, {args.turns} turns each ({args.client})")
         before = engine.tokens if engine else 0
-        wall, turns, clock_start = students.run(args.client, url, questions, params, args.tutor_mode,
+        wall, turns, clock_start = students.run(args.client, url, questions, params, inputs,
                                                 args.duration_limit, args.grace, not args.cold_sessions)
         tokens = engine.tokens - before if engine else None
         if sampler is not None:
@@ -413,6 +453,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tutor_ms = timer.figures() if timer else None
         _say(started, "students done; checking" + (", then the same prompts on the engine alone" if engine else ""))
         checks = check_isolation(turns, tags, questions, records, echo=args.backend == "fake" and not args.url)
+        if practice is not None and records is not None:
+            checks["isolation_checks"]["prompts_on_the_practice_problem"] = _on_problem(records, practice)
         done = {(tags[t["student"]], t["turn"] + 1) for t in turns if not t["error"]}
         replay = [r for r in records or () if len(r["tags"]) == 1 and (r["tags"][0], r["turn"]) in done]
         alone = loop.run_until_complete(replay_on_engine(engine, replay)) if engine and replay else None
@@ -451,7 +493,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "status_line": info.status_line() if info else _remote_status(url),
         "settings": {"backend": args.backend, "model": args.model, "model_format": args.model_format,
                      "students": args.students, "turns": args.turns, "max_new_tokens": args.max_new_tokens,
-                     "questions": args.questions,
+                     "questions": f"practice:{args.practice_problem}" if practice else args.questions,
                      "duration_limit_s": args.duration_limit, "grace_s": args.grace, "client": args.client,
                      "page_opened_first": not args.cold_sessions, "client_processes": processes,
                      "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],

@@ -167,3 +167,20 @@ def test_the_load_bench_spreads_students_over_processes_and_each_keeps_its_own_c
     assert result["app"]["server_loop_cpu_s"] >= 0 and result["app"]["server_process_cpu_cores"] >= 0
     assert result["settings"]["python_defaults"] and result["settings"]["gc_threshold"] == [700, 10, 10]
     assert result["app"]["server_gc"]["frozen_objects"] == 0
+
+
+@pytest.mark.parametrize("client", ["sse", "gradio_client"])
+def test_the_load_bench_can_send_the_whole_class_to_one_practice_problem(client, python_runtime):
+    """``--practice-problem``: every turn carries the problem's id as the tutor panel sends it, and the questions do
+    not restate it, so the engine prompts grounded on that problem's sympy answer prove the id reached the tutor
+    (the same run without the id gives 0 of them)."""
+    from bench import load
+
+    out = io.StringIO()
+    load.main(["--backend", "fake", "--students", "4", "--turns", "2", "--client", client, "--client-processes", "1",
+               "--practice-problem", "quadratics-03", "--fake-token-delay", "0.001", "--duration-limit", "60"],
+              out=out)
+    result = json.loads(out.getvalue())
+    assert result["settings"]["questions"] == "practice:quadratics-03"
+    assert result["turns_completed"] == 8 and result["errors"] == 0 and result["wrong_session"] == 0
+    assert result["isolation_checks"]["prompts_on_the_practice_problem"] == 8

@@ -319,8 +319,10 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
     dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
     clear = next(d for d in config["dependencies"] if d.get("api_name") == "clear")
     kinds = {c["id"]: c.get("type") for c in config["components"]}
-    slots = {name: next(n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == kind)
+    slots = {name: next((n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == kind), None)
              for name, kind in INPUT_KINDS.items() if (inputs or {}).get(name) is not None}
+    if None in slots.values():
+        raise ValueError(f"the page's /chat takes no {[n for n, slot in slots.items() if slot is None]}")
     turns: list[dict[str, Any]] = []
     t0 = time.monotonic()
 

@@ -416,8 +416,7 @@ def default_client_processes(students: int) -> int:
 
 
 def _group(client: str, url: str, questions: list[list[str]], params: tuple, inputs: dict[str, Any] | None,
-           stop_after: float,
-           grace: float, open_page: bool, only: Sequence[int], barrier: Any
+           stop_after: float, grace: float, open_page: bool, only: Sequence[int], barrier: Any
            ) -> tuple[float, list[dict[str, Any]], float]:
     started: list[float] = []
 

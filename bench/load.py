@@ -484,6 +484,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ratio = app["tokens_per_s"] / alone["tokens_per_s"] if alone and app["tokens_per_s"] and alone["tokens_per_s"] \
         else None
     errors = [t["error"] for t in turns if t["error"] and t["error"] != "unfinished"]
+    served_here = args.url is None
     machine = machine_info()
     info = engine.info if engine else None
     result = {
@@ -501,8 +502,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,
                      "load_seconds": load_seconds,
                      "sympy_workers": pool_sizes,
-                     "python_defaults": args.python_defaults, "gc_threshold": list(gc.get_threshold()),
-                     "switch_interval_ms": sys.getswitchinterval() * 1000,
+                     # The serving process's runtime (ui.runtime): this process's, unless the app runs elsewhere.
+                     "python_defaults": args.python_defaults if served_here else None,
+                     "gc_threshold": list(gc.get_threshold()) if served_here else None,
+                     "switch_interval_ms": sys.getswitchinterval() * 1000 if served_here else None,
                      "rate_limit": "off (in-process app)" if not args.url else "the app's"},
         "students": args.students, "turns_planned": args.students * args.turns, "turns_started": len(turns),
         "turns_completed": sum(1 for t in turns if not t["error"]),

@@ -29,6 +29,7 @@ from engine.switcher import EngineSwitcher
 from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
 from ui.check_panel import build_check_panel
 from ui.export import build_export_row
+from ui.inline import inline_io
 from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce, shared_interval
 from ui.limits import RateLimiter
@@ -334,12 +335,15 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
                   panel.grounding]
         outputs = [chatbot, panel.released, raw]
         replies = []
+        # The chat's inputs and outputs are converted on the event loop (``ui.inline``): Gradio would make a worker
+        # thread hop per component, ten before each turn and one per streamed update.
+        respond = inline_io(handlers.respond, inputs, outputs)
         for trigger, name in ((textbox.submit, "chat"), (send.click, None)):
             taken = trigger(None, textbox, [textbox, pending], js="(text) => ['', text]", api_visibility="private")
             # "multiple": a second Send while a reply streams reaches the server, which refuses it (text restored).
             api = {"api_name": name} if name else {"api_visibility": "private"}
-            reply = taken.then(handlers.respond, inputs, outputs, concurrency_limit=limit, concurrency_id="chat",
-                               trigger_mode="multiple", **api)
+            reply = taken.then(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="chat",
+                               trigger_mode="multiple", preprocess=False, postprocess=False, **api)
             reply.failure(None, [pending, textbox], textbox, js="(text, box) => text || box", api_visibility="private")
             replies.append(reply)
         # The conversation survives a reload: kept in the browser's local storage, restored on load.

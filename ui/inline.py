@@ -1,0 +1,65 @@
+"""Event handlers whose component data is converted on Gradio's event loop instead of in worker threads.
+
+Gradio passes every input of an event through its component's ``preprocess`` and every output through
+``postprocess``, each in a worker thread (``anyio.to_thread.run_sync``): one thread hop per component, in turn. A chat
+turn has ten inputs, so ten hops before the handler runs, and every streamed update one more for the chat. For text
+each conversion takes microseconds; the hop is what costs: the loop hands the call to a worker, the worker waits for
+the GIL, the loop waits for the worker. With a class streaming at once the loop holds the GIL most of the time, so each
+hop waits up to the interpreter's switch interval. :func:`inline_io` registers an event with ``preprocess=False`` and
+``postprocess=False`` (Gradio's documented switches) and calls the same component methods itself, on the loop.
+
+Written by hand because Gradio has no option to keep its own conversion on the loop. What Gradio still does with both
+switches off: it validates each input against the component's data model, substitutes ``gr.State`` values, stores
+state outputs, applies ``gr.skip()`` and updates, and moves files to its cache.
+"""
+
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from typing import Any
+
+import gradio as gr
+from gradio.data_classes import GradioModel, GradioRootModel
+
+
+def _is_update(value: Any) -> bool:
+    """``gr.skip()`` and ``gr.update(...)``: Gradio applies them itself, without ``postprocess``."""
+    return isinstance(value, dict) and value.get("__type__") == "update"
+
+
+def _converter(component: gr.components.Component | None) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """(preprocess, postprocess) for one component, as Gradio's own path calls them; identity for state."""
+    if component is None or component.stateful:  # Gradio substitutes and stores state itself
+        return (lambda value: value), (lambda value: value)
+    model = getattr(component, "data_model", None)
+
+    def pre(value: Any) -> Any:
+        if model is not None and value is not None:
+            value = model.model_validate(value, context={"validate_meta": True})
+        return component.preprocess(value)
+
+    def post(value: Any) -> Any:
+        if _is_update(value):
+            return value
+        processed = component.postprocess(value)
+        return processed.model_dump() if isinstance(processed, (GradioModel, GradioRootModel)) else processed
+
+    return pre, post
+
+
+def inline_io(fn: Callable[..., AsyncIterator[Sequence[Any]]], inputs: Sequence[Any], outputs: Sequence[Any]
+              ) -> Callable[..., AsyncIterator[tuple[Any, ...]]]:
+    """``fn`` (an async generator of output tuples, written for Gradio's usual conversions) for an event registered
+    with ``preprocess=False, postprocess=False`` over ``inputs`` and ``outputs``. Gradio sees ``fn``'s signature (so
+    ``gr.Request`` is still given); closing the wrapper closes ``fn`` (Stop aborts the generation)."""
+    pre = [_converter(c)[0] for c in inputs]
+    post = [_converter(c)[1] for c in outputs]
+
+    @functools.wraps(fn)
+    async def handler(*args: Any, **kwargs: Any) -> AsyncIterator[tuple[Any, ...]]:
+        values = [convert(value) for convert, value in zip(pre, args)] + list(args[len(pre):])
+        async with aclosing(fn(*values, **kwargs)) as updates:  # type: ignore[type-var]
+            async for update in updates:
+                yield tuple(convert(value) for convert, value in zip(post, update, strict=True))
+
+    return handler

@@ -406,6 +406,13 @@ def _pool_sizes() -> dict[str, int]:
     return {"cas": default_cas_pool().size, "checker": default_pool().size}
 
 
+def _chat_conversion(demo: Any) -> str | None:
+    """Where the page's chat event converts its components' data: "event loop" (``ui.inline``, registered with
+    ``preprocess=False``) or "worker threads" (Gradio's default: one thread hop per component)."""
+    fn = next((f for f in demo.fns.values() if f.api_name == "chat"), None) if demo is not None else None
+    return None if fn is None else ("worker threads" if fn.preprocess else "event loop")
+
+
 def _say(started: float, text: str) -> None:
     print(f"[{time.perf_counter() - started:7.1f} s] {text}", file=sys.stderr, flush=True)
 
@@ -418,14 +425,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
     engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = pool_sizes = timer = None
-    tutor_ms = None
+    tutor_ms = conversion = None
     processes = args.client_processes or default_client_processes(args.students)
     students = StudentProcesses(processes)
     try:
         url = args.url
         if url is None:
             engine, switcher, demo, url, load_seconds = _start_app(args, loop)
-            pool_sizes, timer = _pool_sizes(), TutorTimer()
+            pool_sizes, timer, conversion = _pool_sizes(), TutorTimer(), _chat_conversion(demo)
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
         students.run(args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
@@ -502,6 +509,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,
                      "load_seconds": load_seconds,
                      "sympy_workers": pool_sizes,
+                     "chat_conversion": conversion,  # ui.inline (null with --url)
                      # The serving process's runtime (ui.runtime): this process's, unless the app runs elsewhere.
                      "python_defaults": args.python_defaults if served_here else None,
                      "gc_threshold": list(gc.get_threshold()) if served_here else None,

@@ -141,6 +141,7 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run(python_runtime):
     from checker.pool import default_size
 
     assert result["settings"]["sympy_workers"] == {"cas": default_size(), "checker": default_size()}
+    assert result["settings"]["chat_conversion"] == "event loop"  # ui.inline, as app.py builds the page
     # The engine's last token comes before the student's last update (one monotonic clock for both processes).
     assert 0 <= app["ttft_phases"]["after_engine_p50_ms"] <= app["ttft_phases"]["after_engine_p95_ms"]
     # The tutor's calls were timed, one of each per turn (the warm-up's are not counted), and put back afterwards.

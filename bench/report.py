@@ -39,10 +39,11 @@ class Run:
 def _load(path: Path) -> Any:
     """The file's JSON object, or its JSON lines as a list (JSON Lines), or ``None``."""
     text = path.read_text(encoding="utf-8", errors="replace").strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
+    if path.suffix != ".jsonl":  # a .jsonl file of one line is still a list of lines
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
     lines = []
     for line in text.splitlines():
         try:
@@ -82,6 +83,19 @@ def _sidecar_gpu(folder: Path) -> str | None:
     return lines[1].split(",")[0].strip() if len(lines) > 1 and lines[0].startswith("name") else None
 
 
+VARIANTS = "variants.json"  # a folder's sidecar: settings its runs did not record themselves, by file name
+
+
+def _sidecar_settings(path: Path) -> dict[str, Any]:
+    """What the folder's ``variants.json`` adds to this file's settings (an A/B of code the bench could not tell
+    apart when it ran: h200-run12's chat conversion), else nothing."""
+    sidecar = path.parent / VARIANTS
+    if not sidecar.is_file():
+        return {}
+    extra = json.loads(sidecar.read_text(encoding="utf-8")).get(path.name)
+    return extra if isinstance(extra, dict) else {}
+
+
 def machine_label(data: Any, path: Path) -> str:
     rows = data if isinstance(data, list) else [data, *(data.get("results") or [])]
     gpu = next((_gpu_from_status(str(r.get(k, ""))) for r in rows if isinstance(r, dict)
@@ -111,6 +125,8 @@ def gather(folders: Iterable[Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
             skipped.append((folder, "no such folder"))
             continue
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path.name == VARIANTS:  # read by the files beside it
+                continue
             if path.suffix not in (".json", ".jsonl"):
                 if path.name != "nvidia-smi.txt":  # read as the machine's name by the files beside it
                     skipped.append((path, "not a JSON file"))
@@ -124,6 +140,9 @@ def gather(folders: Iterable[Path]) -> tuple[list[Run], list[tuple[Path, str]]]:
             if kind is None:
                 skipped.append((path, "not JSON" if data is None else "unknown JSON shape"))
             else:
+                extra = _sidecar_settings(path)
+                if extra and isinstance(data, dict):
+                    data = {**data, "settings": {**extra, **(data.get("settings") or {})}}
                 runs.append(Run(kind, path, machine_label(data, path), run_date(data, path), data))
     return runs, skipped
 
@@ -236,7 +255,7 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), _after_engine(a.get("ttft_phases")),
                      _sympy_workers(d), a.get("server_loop_busy"),
                      a.get("server_loop_cpu_per_turn_ms"),
-                     _switch_ms(s), _gc(s, a.get("server_gc")),
+                     _switch_ms(s), _gc(s, a.get("server_gc")), s.get("chat_conversion"),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
         cats.append(f"{_short(r.machine)} ({r.path.parent.name})\n{d.get('students')} × {s.get('client')}"
                     + (f"\n{s['questions']} questions" if s.get("questions") else ""))
@@ -260,7 +279,9 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "time is read from the job's status, polled every 10 ms, so its first two parts are rough (the second "
              "can be negative). After the engine: from the engine's last token to the student's last update "
              "(sympy's verdict, the final update). Sympy workers: the worker processes of each of the app's two "
-             "sympy pools (questions, answer checks), for runs that record them.", ""]
+             "sympy pools (questions, answer checks), for runs that record them. Chat conversion: where the chat "
+             "event's inputs and outputs are converted (runs from 2026-11-30 on): \"event loop\" (`ui.inline`) or "
+             "\"worker threads\" (Gradio's default, one thread hop per component).", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
                     "page opened first", "students", "turns done", "errors",
                     "wrong session",
@@ -268,7 +289,7 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
                     "engine queue notices", "TTFT parts p50 / p95 ms", "after the engine p50 / p95 ms",
                     "sympy workers", "server loop busy", "server loop CPU ms/turn",
-                    "GIL switch interval ms", "garbage collector", "targets met"], rows)
+                    "GIL switch interval ms", "garbage collector", "chat conversion", "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
                        hline=(1000, "GPU target p95 ≤ 1 s") if gpu else None), "",
@@ -318,7 +339,7 @@ def _phases(parts: dict[str, Any] | None) -> str | None:
 
 
 def gpu_section(runs: Sequence[Run], out: Path) -> list[str]:
-    loads, streams, memory = [], [], []
+    loads, streams, memory, switches = [], [], [], []
     speed: dict[str, dict[int, Any]] = {}
     for r in runs:
         for x in r.data:
@@ -328,6 +349,9 @@ def gpu_section(runs: Sequence[Run], out: Path) -> list[str]:
                 streams.append([r.machine, r.date, x.get("model"), x.get("users"), x.get("tokens_per_s"),
                                 x.get("first_token_ms", x.get("first_token_ms_max"))])
                 speed.setdefault(f"{x.get('model')}\n{_short(r.machine)}", {})[x.get("users")] = x.get("tokens_per_s")
+            elif x.get("event") == "switch_memory":  # tests/gpu/test_switch_memory.py
+                switches.append([r.machine, r.date, ", ".join(f"{m:,}" for m in x.get("gpu_used_mib_after_each", [])),
+                                 f"{x.get('reply_tokens')} ({x.get('reply_finish')})", x.get("frozen")])
             elif "gpu_used_by_engine_mib" in x:
                 memory.append([r.machine, r.date, x.get("model"), x.get("weight_format"),
                                x.get("cache_max_entry_count"), x.get("gpu_used_by_engine_mib"), x.get("gpu_total_mib")])
@@ -343,6 +367,12 @@ def gpu_section(runs: Sequence[Run], out: Path) -> list[str]:
     if memory:
         lines += ["GPU memory by KV-cache ratio:", "",
                   *table(["machine", "date", "model", "weights", "KV ratio", "MiB used by engine", "GPU MiB"], memory)]
+    if switches:
+        lines += ["Model switches under TurboMind with the collector frozen as app.py serves "
+                  "(`tests/gpu/test_switch_memory.py`: the tiny model, KV ratios 0.10 and 0.12 in turn; MiB in use "
+                  "on the GPU after the first load and after each of four switches, one engine loaded each time):", "",
+                  *table(["machine", "date", "MiB in use after each", "reply in flight: tokens (end)",
+                          "frozen objects"], switches)]
     return lines
 
 

@@ -71,7 +71,9 @@ GPU_LINES = [
     {"event": "stream", "model": "default-fp16", "users": 16, "tokens": 4096, "tokens_per_s": 6197.4,
      "first_token_ms_max": 40.2},
     {"model": "qwen2.5-coder-0.5b-instruct", "weight_format": "bf16", "cache_max_entry_count": 0.2,
-     "gpu_total_mib": 81559, "gpu_used_by_engine_mib": 17612, "lmdeploy": {}}]
+     "gpu_total_mib": 81559, "gpu_used_by_engine_mib": 17612, "lmdeploy": {}},
+    {"event": "switch_memory", "gpu_used_mib_after_each": [14826, 15984, 13356, 16264, 13444], "reply_tokens": 400,
+     "reply_finish": "length", "frozen": 541974}]
 SMI = ("name, driver_version, memory.used [MiB], memory.total [MiB]\n"
        "NVIDIA H100 80GB HBM3, 550.54.15, 0 MiB, 81559 MiB\n")
 
@@ -96,6 +98,11 @@ def _write(folder: Path) -> None:
     (gpu / "nvidia-smi.txt").write_text(SMI, encoding="utf-8")
     (gpu / "bench_tp.jsonl").write_text("\n".join(json.dumps(x) for x in TP_LINES) + "\n", encoding="utf-8")
     (gpu / "session.log").write_text("== done in 500 s\n", encoding="utf-8")
+    ab = folder / "ab"  # an A/B whose code the bench did not record: the sidecar names it per file
+    ab.mkdir()
+    (ab / "load_threads.json").write_text(json.dumps({**LOAD, "date": "2026-11-30T16:10:00+00:00"}), encoding="utf-8")
+    (ab / "variants.json").write_text(json.dumps({"load_threads.json": {"chat_conversion": "worker threads"}}),
+                                      encoding="utf-8")
     (folder / "other.json").write_text(json.dumps({"something": "else"}), encoding="utf-8")
     (folder / "broken.json").write_text("{not json", encoding="utf-8")
 
@@ -120,12 +127,14 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     assert ("CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | 2 | bank | 512 | no (before the option) | 64 | 128/128 "
             "| 0 | 0 | 8,906.3 | 345.5 | 0.039") in load
     assert ("| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | 301 / 250 / 46 / 6; 900 / 700 / 130 / – "
-            "| 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | yes |") in load
+            "| 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | – | yes |") in load
+    assert "| frozen, 50000; 22 / 22 | worker threads | yes |" in load and "ab/load_threads.json" in load
 
     gpu = _section(text, "## GPU engine alone")
     assert "NVIDIA H100 80GB HBM3" in gpu  # from nvidia-smi.txt beside the JSON lines
     assert "| default-fp16 | 1 | 348.2 | 11.0 |" in gpu and "| default-fp16 | 16 | 6,197.4 | 40.2 |" in gpu
     assert "| 0.2 | 17612 | 81559 |" in gpu
+    assert "| 14,826, 15,984, 13,356, 16,264, 13,444 | 400 (length) | 541974 |" in gpu
 
     quality = _section(text, "## Quality gate")
     fp16 = "| qwen2.5-coder-0.5b-instruct | TurboMind | bf16 | 42.0 | 21/50 | 5,210.7 | 348.2 | 6,197.4 | 1.26 | – |"
@@ -146,7 +155,7 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
 
     skipped = _section(text, "## Skipped files")
     assert "other.json`: unknown JSON shape" in skipped and "broken.json`: not JSON" in skipped
-    assert "session.log`: not a JSON file" in skipped and "nvidia-smi" not in skipped
+    assert "session.log`: not a JSON file" in skipped and "nvidia-smi" not in skipped and "variants" not in skipped
 
     images = sorted(p.name for p in out.parent.glob("*.png"))
     assert images == ["checker_latency.png", "gpu_engine_tokens.png", "load_tokens.png", "load_ttft.png",

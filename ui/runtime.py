@@ -17,6 +17,8 @@ CPython defaults cost that loop latency under load, and a library cannot change 
   wakes up at every TurboMind step for a little work; the shorter the interval, the more often the event loop is
   made to hand over mid-burst. On the H200 with 64 students, 1 ms measured worst (tried twice, in two stops), 10 ms
   best (20 ms about the same, with the engine's own first text a little later): ``docs/bench/data/h200-run10``.
+  Once the chat stopped making a thread hop per component (``ui.inline``), 5 ms measured about the same as 10 ms
+  (two runs each, ``h200-run12``), so 10 ms stayed.
 
 Measured, not assumed: ``bench/load.py --gc-threshold / --switch-interval-ms`` runs the load test with other
 values (``0`` keeps CPython's default) and reports the collector's pauses (``app.server_gc``). Not covered: the

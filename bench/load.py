@@ -157,6 +157,28 @@ class TutorTimer:
                        "max_ms": ms(percentile(s, 100))} for name, s in self.seconds.items()}
 
 
+class JoinTimes:
+    """When each chat message reached Gradio's queue (``Queue.push``, the end of the join request's route), for the
+    app in this process, by message text: splits a turn's wait before "process starts" into the student's side
+    (the client library and the HTTP request until the route runs) and Gradio's queue. Until :meth:`stop`."""
+
+    def __init__(self, demo: Any) -> None:
+        self.arrived: dict[str, float] = {}
+        self._queue = demo._queue  # Gradio's queue object: no public hook on a join
+        push = self._queue.push
+
+        async def timed(body: Any, *args: Any, **kwargs: Any) -> Any:
+            data = getattr(body, "data", None)
+            if isinstance(data, list) and data and isinstance(data[0], str):
+                self.arrived.setdefault(data[0], time.monotonic())
+            return await push(body, *args, **kwargs)
+
+        self._queue.push = timed
+
+    def stop(self) -> None:
+        self._queue.__dict__.pop("push", None)  # the class's method again
+
+
 # --- checks and figures (in this process) -----------------------------------------------------------------------
 
 def by_turn(records: list[dict[str, Any]] | None) -> dict[tuple[str, int], dict[str, Any]]:
@@ -249,7 +271,8 @@ def app_figures(turns: list[dict[str, Any]], wall: float, tokens: int | None) ->
             "engine_queue_notices": sum(t["engine_queue_notice"] for t in turns)}
 
 
-def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
+def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str, Any]],
+           arrived: dict[str, float] | None = None) -> dict[str, Any]:
     """Where a turn's time to first token goes, from the students' and the engine's timestamps on the machine's
     one monotonic clock (the app in this process): ``before_engine`` from Send to the app asking the engine
     (Gradio's join and queue, preprocessing, the tutor's sympy work), split at Gradio's "process starts" message
@@ -257,10 +280,12 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
     time to first token under this load), ``delivery`` (from the engine's first text to the student's: the
     handler's update, Gradio's postprocessing and event stream), and after the first token, ``after_engine``: from
     the engine's last token to the student's last update (the tutor's sympy verdict, the final update's trip).
-    Medians and 95th percentiles in ms."""
+    With ``arrived`` (:class:`JoinTimes`), ``to_gradio_queue``: from Send to the message reaching Gradio's queue
+    (the client library's own work and the join request). Medians and 95th percentiles in ms."""
     recorded = by_turn(records)
     spans: dict[str, list[float]] = {"before_engine": [], "in_gradio_queue": [], "app_to_engine": [],
-                                     "engine_first_text": [], "delivery": [], "after_engine": []}
+                                     "engine_first_text": [], "delivery": [], "after_engine": [],
+                                     "to_gradio_queue": []}
     for t in turns:
         r = recorded.get((tags[t["student"]], t["turn"] + 1))
         if t["error"] or r is None or r["first_text_mono"] is None or "ttft_s" not in t:
@@ -274,7 +299,10 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
         spans["delivery"].append(start + t["ttft_s"] - r["first_text_mono"])
         if r.get("end_mono") is not None and "latency_s" in t:
             spans["after_engine"].append(start + t["latency_s"] - r["end_mono"])
-    return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)}
+        if arrived and t["sent"] in arrived:
+            spans["to_gradio_queue"].append(arrived[t["sent"]] - start)
+    return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)
+            if values or name != "to_gradio_queue"}
 
 
 def targets_met(kind: str, result: dict[str, Any]) -> dict[str, bool | None]:
@@ -424,7 +452,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     inputs = {"mode": args.tutor_mode, "problem_id": args.practice_problem}
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
-    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = pool_sizes = timer = None
+    engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = pool_sizes = timer = joins = None
     tutor_ms = conversion = None
     processes = args.client_processes or default_client_processes(args.students)
     students = StudentProcesses(processes)
@@ -433,6 +461,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if url is None:
             engine, switcher, demo, url, load_seconds = _start_app(args, loop)
             pool_sizes, timer, conversion = _pool_sizes(), TutorTimer(), _chat_conversion(demo)
+            joins = JoinTimes(demo)
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
         students.run(args.client, url, [["Warm-up (tag WARMUP): what is 1 + 1?"]] * processes, params,
@@ -469,6 +498,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if timer is not None:
             timer.stop()
+        if joins is not None:
+            joins.stop()
         students.close()
         if demo is not None:
             demo.close()
@@ -477,7 +508,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         loop.close()
     app = app_figures(turns, wall, tokens)
     if records is not None:
-        app["ttft_phases"] = phases(turns, tags, records)
+        app["ttft_phases"] = phases(turns, tags, records, joins.arrived if joins else None)
     if tutor_ms is not None:  # the chat handler's blocking calls into the tutor (sympy), per turn
         app["tutor_ms"] = tutor_ms
     if loop_cpu is not None:  # the in-process app's event loop thread: its share of the wall time, its cost per turn

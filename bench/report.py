@@ -252,7 +252,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      e.get("tokens_per_s"), a.get("tokens_per_s"), d.get("app_vs_engine_throughput"),
                      a.get("ttft_p50_ms"), a.get("ttft_p95_ms"), a.get("ttft_max_ms"), a.get("turn_latency_p50_ms"),
                      a.get("turn_latency_p95_ms"), a.get("gradio_queue_wait_p95_ms"), a.get("first_update_p95_ms"),
-                     a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), _after_engine(a.get("ttft_phases")),
+                     a.get("engine_queue_notices"), _phases(a.get("ttft_phases")), _span(a.get("ttft_phases"), "to_gradio_queue"),
+                     _span(a.get("ttft_phases"), "after_engine"),
                      _sympy_workers(d), a.get("server_loop_busy"),
                      a.get("server_loop_cpu_per_turn_ms"),
                      _switch_ms(s), _gc(s, a.get("server_gc")), s.get("chat_conversion"),
@@ -278,8 +279,10 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "the tutor's sympy) / the engine's first text / the delivery to the student; a gradio_client's queue "
              "time is read from the job's status, polled every 10 ms, so its first two parts are rough (the second "
              "can be negative). After the engine: from the engine's last token to the student's last update "
-             "(sympy's verdict, the final update). Sympy workers: the worker processes of each of the app's two "
-             "sympy pools (questions, answer checks), for runs that record them. Chat conversion: where the chat "
+             "(sympy's verdict, the final update). Send to Gradio's queue: from Send to the message reaching "
+             "Gradio's queue (the client library's own work and the join request; later runs). Sympy workers: the "
+             "worker processes of each of the app's two sympy pools (questions, answer checks), for runs that "
+             "record them. Chat conversion: where the chat "
              "event's inputs and outputs are converted (runs from 2026-11-30 on): \"event loop\" (`ui.inline`) or "
              "\"worker threads\" (Gradio's default, one thread hop per component).", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
@@ -287,7 +290,8 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                     "wrong session",
                     "engine tok/s", "app tok/s", "app/engine", "TTFT p50 ms", "TTFT p95 ms", "TTFT max ms",
                     "turn p50 ms", "turn p95 ms", "Gradio queue wait p95 ms", "first update p95 ms",
-                    "engine queue notices", "TTFT parts p50 / p95 ms", "after the engine p50 / p95 ms",
+                    "engine queue notices", "TTFT parts p50 / p95 ms", "Send to Gradio's queue p50 / p95 ms",
+                    "after the engine p50 / p95 ms",
                     "sympy workers", "server loop busy", "server loop CPU ms/turn",
                     "GIL switch interval ms", "garbage collector", "chat conversion", "targets met"], rows)
     if cats:
@@ -298,11 +302,11 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
     return lines
 
 
-def _after_engine(parts: dict[str, Any] | None) -> str | None:
-    """``bench.load.phases``' after_engine as "p50 / p95" (runs that measured it)."""
-    if not parts or parts.get("after_engine_p50_ms") is None:
+def _span(parts: dict[str, Any] | None, name: str) -> str | None:
+    """One of ``bench.load.phases``' spans as "p50 / p95" (runs that measured it)."""
+    if not parts or parts.get(f"{name}_p50_ms") is None:
         return None
-    return f"{parts['after_engine_p50_ms']:.0f} / {parts['after_engine_p95_ms']:.0f}"
+    return f"{parts[f'{name}_p50_ms']:.0f} / {parts[f'{name}_p95_ms']:.0f}"
 
 
 def _sympy_workers(data: dict[str, Any]) -> Any:

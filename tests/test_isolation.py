@@ -144,6 +144,10 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run(python_runtime):
     assert result["settings"]["chat_conversion"] == "event loop"  # ui.inline, as app.py builds the page
     # The engine's last token comes before the student's last update (one monotonic clock for both processes).
     assert 0 <= app["ttft_phases"]["after_engine_p50_ms"] <= app["ttft_phases"]["after_engine_p95_ms"]
+    # Each message reached Gradio's queue after Send and before the engine was asked.
+    parts = app["ttft_phases"]
+    assert 0 <= parts["to_gradio_queue_p50_ms"] <= parts["before_engine_p50_ms"]
+    assert parts["to_gradio_queue_p95_ms"] <= parts["before_engine_p95_ms"]
     # The tutor's calls were timed, one of each per turn (the warm-up's are not counted), and put back afterwards.
     import tutor
 

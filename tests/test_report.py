@@ -40,7 +40,8 @@ LOAD = {"benchmark": "load", "date": "2026-11-30T08:27:26+00:00",
                                 "app_to_engine_p50_ms": 250.4, "app_to_engine_p95_ms": 700.0,
                                 "engine_first_text_p50_ms": 45.5, "engine_first_text_p95_ms": 130.0,
                                 "delivery_p50_ms": 6.2, "delivery_p95_ms": None,
-                                "after_engine_p50_ms": 40.4, "after_engine_p95_ms": 210.0},
+                                "after_engine_p50_ms": 40.4, "after_engine_p95_ms": 210.0,
+                                "to_gradio_queue_p50_ms": 12.3, "to_gradio_queue_p95_ms": 48.0},
                 "server_gc": {"collections": {"0": 1, "1": 0, "2": 0}, "pause_total_ms": 21.7, "pause_max_ms": 21.7,
                               "frozen_objects": 546928}},
         "engine_alone": {"concurrency": 64, "requests": 128, "tokens": 1562, "tokens_per_s": 8906.3},
@@ -127,7 +128,7 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     assert ("CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | 2 | bank | 512 | no (before the option) | 64 | 128/128 "
             "| 0 | 0 | 8,906.3 | 345.5 | 0.039") in load
     assert ("| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | 301 / 250 / 46 / 6; 900 / 700 / 130 / – "
-            "| 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | – | yes |") in load
+            "| 12 / 48 | 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | – | yes |") in load
     assert "| frozen, 50000; 22 / 22 | worker threads | yes |" in load and "ab/load_threads.json" in load
 
     gpu = _section(text, "## GPU engine alone")

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -229,6 +230,15 @@ def _finish(turn: dict[str, Any], history: Any, t0: float) -> None:
         turn["error"] = "refused: no reply was added (rate or length limit)"
 
 
+def verifies_certificates(url: str) -> bool:
+    """Whether a simulated gradio_client student verifies the server's certificate: only for an https URL.
+    gradio_client makes a new httpx client for every request (the join, the event stream), and with verification
+    on each one loads the CA bundle first, about 20 ms of CPU, even for a plain-HTTP URL that has no certificate. On
+    loopback that was most of a turn's time before the server had the message (README, Measured); a browser does
+    nothing like it."""
+    return urlsplit(url).scheme == "https"
+
+
 def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, inputs: dict[str, Any] | None,
                        stop_after: float, grace: float, open_page: bool = True, only: Sequence[int] | None = None,
                        start: Callable[[], Any] | None = None) -> tuple[float, list[dict[str, Any]]]:
@@ -246,8 +256,9 @@ def run_gradio_clients(url: str, questions: list[list[str]], params: tuple, inpu
     running = (Status.PROCESSING, Status.ITERATING, Status.FINISHED)  # out of Gradio's queue
 
     ids = list(range(len(questions)) if only is None else only)
+    verify = verifies_certificates(url)
     with ThreadPoolExecutor(8) as ex:  # building a client fetches the app's config: do it before the clock starts
-        clients = dict(zip(ids, ex.map(lambda _: Client(url, verbose=False), ids)))
+        clients = dict(zip(ids, ex.map(lambda _: Client(url, verbose=False, ssl_verify=verify), ids)))
     turns: list[dict[str, Any]] = []
     extra = {name: value for name, value in (inputs or {}).items() if value is not None}
     ready, go = threading.Barrier(len(ids) + 1), threading.Barrier(len(ids) + 1)

@@ -50,7 +50,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (CLIENTS, GcPauses, LoopCpuSampler, StudentProcesses, default_client_processes,  # noqa: E402
-                           launch_app, machine_info, ms, now_iso, percentile, warm_worker_pools)
+                           launch_app, machine_info, ms, now_iso, percentile, verifies_certificates,
+                           warm_worker_pools)
 from bench.stream import CountingEngine  # noqa: E402
 from engine.base import Chunk, GenParams, Message  # noqa: E402
 
@@ -535,6 +536,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "questions": f"practice:{args.practice_problem}" if practice else args.questions,
                      "duration_limit_s": args.duration_limit, "grace_s": args.grace, "client": args.client,
                      "page_opened_first": not args.cold_sessions, "client_processes": processes,
+                     "gradio_client_ssl_verify": verifies_certificates(url) if args.client == "gradio_client"
+                     else None,
                      "tutor_mode": args.tutor_mode or "app default", "url": args.url, "temperature": params[0],
                      "fake_token_delay": args.fake_token_delay if args.backend == "fake" else None,
                      "fake_reply_tokens": args.fake_reply_tokens if args.backend == "fake" else None,

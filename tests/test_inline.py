@@ -118,3 +118,18 @@ def test_a_wrong_number_of_outputs_is_an_error_not_a_silent_truncation():
 
     with pytest.raises(ValueError):
         asyncio.run(main())
+
+
+def test_the_chat_stored_after_a_turn_is_what_gradios_preprocess_gives():
+    """ui.chat stores the page's form of the chat (no preprocess, no thread hop): for text, metadata and all, it is
+    what the chat's preprocess returns, so the page load reads back what it always read."""
+    import ui.chat
+    from gradio.components.chatbot import ChatbotDataMessages
+
+    chatbot = gr.Chatbot()
+    history = [{"role": "user", "content": "Solve $x^2 = 4$"},
+               {"role": "assistant", "content": "x = ±2\n\n✅ sympy agrees", "metadata": {"title": "checked"}}]
+    page_form = chatbot.postprocess(history).model_dump()  # what the page holds and sends back
+    stored = asyncio.run(ui.chat._store(page_form))
+    assert stored == chatbot.preprocess(ChatbotDataMessages.model_validate(page_form))
+    assert chatbot.postprocess(stored).model_dump() == page_form  # the page load shows the same chat

@@ -257,8 +257,17 @@ def chat_concurrency(engine: Engine, config: UIConfig) -> int:
 
 
 def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The chat into the browser's storage after a turn, and back on page load. Through the server (not queued): a
-    value set by a browser-only (js) step does not reach gr.BrowserState's storage."""
+    """The chat back from the browser's storage on page load (Gradio's postprocessing checks it on the way to the
+    chat). Through the server (not queued): a value set by a browser-only (js) step does not reach gr.BrowserState's
+    storage."""
+    return list(history or [])
+
+
+async def _store(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The chat into the browser's storage after every turn, as the page sent it: registered with
+    ``preprocess=False, postprocess=False`` and async, so that Gradio makes no worker-thread hop for it (it would make
+    three: the chat's preprocess, a plain function, the storage's postprocess). For text the page's form is what the
+    chat's preprocess returns (``tests/test_inline.py``)."""
     return list(history or [])
 
 
@@ -348,12 +357,13 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
             replies.append(reply)
         # The conversation survives a reload: kept in the browser's local storage, restored on load.
         saved = gr.BrowserState([], storage_key="math-tutor-conversation")
+        store = {"api_visibility": "private", "queue": False, "preprocess": False, "postprocess": False}
         for event in replies:
-            event.then(_keep, chatbot, saved, api_visibility="private", queue=False)
+            event.then(_store, chatbot, saved, **store)
         stop.click(None, None, pending, js="() => ''", cancels=replies, api_visibility="private").then(
-            _keep, chatbot, saved, api_visibility="private", queue=False)
+            _store, chatbot, saved, **store)
         new_chat.click(handlers.clear, None, [chatbot, textbox, pending], cancels=replies, api_name="clear").then(
-            _keep, chatbot, saved, api_visibility="private", queue=False)
+            _store, chatbot, saved, **store)
         demo.load(_keep, saved, chatbot, api_visibility="private", queue=False)
         demo.unload(handlers.unload)
     return demo

@@ -320,7 +320,8 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
                     start: Callable[[], Any] | None = None) -> tuple[float, list[dict[str, Any]]]:
     """One browser-like session per student speaking Gradio's queue protocol (join, read the event stream), as
     ``bench.stream._sse_run`` does, but multi-turn and reading the outputs (diffs applied with gradio_client's
-    ``apply_diff``, as the page applies them); returns (wall seconds, turns). ``inputs``, ``open_page``, ``only``,
+    ``apply_diff``, as the page applies them) and, when a reply ends, storing the chat as the page does (its
+    not-queued step into the browser's storage) before the next message; returns (wall seconds, turns). ``inputs``, ``open_page``, ``only``,
     ``start``: as in :func:`run_gradio_clients`."""
     import httpx
     from gradio_client.utils import apply_diff
@@ -329,6 +330,9 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
     config = httpx.get(f"{base}/config", timeout=30).json()
     dep = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
     clear = next(d for d in config["dependencies"] if d.get("api_name") == "clear")
+    # What the page runs after each reply, not queued: the chat into the browser's storage (ui.chat), if it has it.
+    store = next((d for d in config["dependencies"] if d.get("trigger_after") == dep["id"] and not d.get("queue", True)
+                  and d.get("backend_fn")), None)
     kinds = {c["id"]: c.get("type") for c in config["components"]}
     slots = {name: next((n for n, cid in enumerate(dep["inputs"]) if kinds.get(cid) == kind), None)
              for name, kind in INPUT_KINDS.items() if (inputs or {}).get(name) is not None}
@@ -369,6 +373,16 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
 
     sessions = [f"load{i}-{time.time_ns()}" for i in range(len(questions))]
 
+    async def store_chat(http: httpx.AsyncClient, session: str, history: list) -> None:
+        """As the page does when a reply ends, before the student's next message (not part of the turn's figures)."""
+        if store is not None:
+            r = await http.post(f"{base}/gradio_api/run/predict", json={
+                "data": [history], "fn_index": store["id"], "session_hash": session, "event_data": None,
+                "trigger_id": None})
+            r.raise_for_status()
+            if r.json().get("data") != [history]:
+                raise RuntimeError("the page would store another chat than the one it shows")
+
     async def page_load(http: httpx.AsyncClient, session: str) -> None:
         r = await http.post(f"{base}/gradio_api/queue/join", json={
             "data": [], "fn_index": clear["id"], "session_hash": session, "event_data": None, "trigger_id": None})
@@ -397,6 +411,11 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
             if turn["error"]:
                 return
             history = turn["history"]
+            try:
+                await store_chat(http, session, history)
+            except Exception as err:  # the page's storage step failed: an error of the app, counted with the turn's
+                turn["error"] = f"storing the chat: {err!r}"
+                return
 
     ids = list(range(len(questions)) if only is None else only)
 

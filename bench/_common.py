@@ -321,8 +321,8 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
     """One browser-like session per student speaking Gradio's queue protocol (join, read the event stream), as
     ``bench.stream._sse_run`` does, but multi-turn and reading the outputs (diffs applied with gradio_client's
     ``apply_diff``, as the page applies them) and, when a reply ends, storing the chat as the page does (its
-    not-queued step into the browser's storage) before the next message; returns (wall seconds, turns). ``inputs``, ``open_page``, ``only``,
-    ``start``: as in :func:`run_gradio_clients`."""
+    not-queued step into the browser's storage) before the next message; returns (wall seconds, turns).
+    ``inputs``, ``open_page``, ``only``, ``start``: as in :func:`run_gradio_clients`."""
     import httpx
     from gradio_client.utils import apply_diff
 
@@ -374,7 +374,8 @@ def run_sse_clients(url: str, questions: list[list[str]], params: tuple, inputs:
     sessions = [f"load{i}-{time.time_ns()}" for i in range(len(questions))]
 
     async def store_chat(http: httpx.AsyncClient, session: str, history: list) -> None:
-        """As the page does when a reply ends, before the student's next message (not part of the turn's figures)."""
+        """As the page does when a reply ends, before the student's next message (its time is in no turn's figures;
+        its failure is the turn's error)."""
         if store is not None:
             r = await http.post(f"{base}/gradio_api/run/predict", json={
                 "data": [history], "fn_index": store["id"], "session_hash": session, "event_data": None,

@@ -8,7 +8,9 @@
 The app is launched in this process around the engine, as ``app.py`` serves it (the engine switcher, the tutor, the
 worker pools), on a free localhost port, unless ``--url`` names one already running. The students run in other
 processes (one per 8 students, at most half the cores; ``--client-processes``), started together, one
-``gradio_client`` each (the default) or one browser-like event-stream session each (``--client sse``). Each student
+``gradio_client`` each (the default; certificates verified only for an https URL, see
+``bench._common.verifies_certificates``) or one browser-like event-stream session each (``--client sse``, which
+also stores the chat after each reply as the page does). Each student
 asks ``--turns`` questions in a row (``--questions``: short arithmetic, or the practice bank's problems; with
 ``--practice-problem``, the whole class works on that one problem, every turn carrying its id as the tutor panel
 sends it and asking about it without restating it: "how do I start?"); every later turn sends the history back, as
@@ -26,10 +28,10 @@ prompts the app sent for the completed turns, straight on the engine, with as ma
 in this process, the CPU time of Gradio's event-loop thread and of the whole process over the students' window is
 read from /proc (``server_loop_busy``, ``server_loop_cpu_per_turn_ms``, ``server_process_cpu_cores``), the garbage
 collector's pauses are recorded (``server_gc``), each turn's time to first token is split into the app's, the
-engine's and the delivery's parts, with the time from the engine's last token to the student's last update
-(``ttft_phases``), and the chat handler's calls into the tutor are timed (``tutor_ms``: sympy before and after the
-engine). Targets are printed, not asserted. Not covered: single-stream speed (bench/stream.py), the checker
-(bench/checker.py).
+engine's and the delivery's parts, with the time from Send to the message reaching Gradio's queue and from the
+engine's last token to the student's last update (``ttft_phases``), and the chat handler's calls into the tutor
+are timed (``tutor_ms``: sympy before and after the engine). Targets are printed, not asserted. Not covered:
+single-stream speed (bench/stream.py), the checker (bench/checker.py).
 """
 
 from __future__ import annotations

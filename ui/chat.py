@@ -345,7 +345,7 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
         outputs = [chatbot, panel.released, raw]
         replies = []
         # The chat's inputs and outputs are converted on the event loop (``ui.inline``): Gradio would make a worker
-        # thread hop per component, ten before each turn and one per streamed update.
+        # thread hop per component, eight before each turn (its inputs that are not state) and one per update.
         respond = inline_io(handlers.respond, inputs, outputs)
         for trigger, name in ((textbox.submit, "chat"), (send.click, None)):
             taken = trigger(None, textbox, [textbox, pending], js="(text) => ['', text]", api_visibility="private")

@@ -2,11 +2,12 @@
 
 Gradio passes every input of an event through its component's ``preprocess`` and every output through
 ``postprocess``, each in a worker thread (``anyio.to_thread.run_sync``): one thread hop per component, in turn. A chat
-turn has ten inputs, so ten hops before the handler runs, and every streamed update one more for the chat. For text
-each conversion takes microseconds; the hop is what costs: the loop hands the call to a worker, the worker waits for
-the GIL, the loop waits for the worker. With a class streaming at once the loop holds the GIL most of the time, so each
-hop waits up to the interpreter's switch interval. :func:`inline_io` registers an event with ``preprocess=False`` and
-``postprocess=False`` (Gradio's documented switches) and calls the same component methods itself, on the loop.
+turn has eight inputs that are not state, so eight hops before the handler runs, and every streamed update one more
+for the chat. For text each conversion takes microseconds; the hop is what costs: the loop hands the call to a worker,
+the worker waits for the GIL, the loop waits for the worker. With a class streaming at once the loop holds the GIL
+most of the time, so each hop waits up to the interpreter's switch interval. :func:`inline_io` registers an event with
+``preprocess=False`` and ``postprocess=False`` (Gradio's documented switches) and calls the same component methods
+itself, on the loop.
 
 Written by hand because Gradio has no option to keep its own conversion on the loop. What Gradio still does with both
 switches off: it validates each input against the component's data model, substitutes ``gr.State`` values, stores

@@ -100,7 +100,7 @@ def serve(args: argparse.Namespace) -> int:
     from engine.factory import create_engine
     from engine.models import allowed_model_dirs
     from engine.switcher import EngineSwitcher
-    from ui import UIConfig, build_ui, launch_options
+    from ui import UIConfig, build_ui, launch
     from ui.teacher import TeacherGate
 
     import checker
@@ -128,11 +128,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Logging conversations to {args.log_dir} (--log-dir)", file=sys.stderr, flush=True)
     config = UIConfig(tutor=tutor_settings, grounded=grounded)
     demo = build_ui(engine, config, gate=TeacherGate(password), log=log)
-    demo.queue(default_concurrency_limit=8)
-    from ui.runtime import tune_for_serving
-
-    tune_for_serving()  # the garbage collector and the GIL's switch interval, for the event loop's latency
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(engine, config))
+    launch(demo, engine, config, server_name=args.host, server_port=args.port, share=args.share)
     return 0
 
 

@@ -47,19 +47,14 @@ def warm_worker_pools() -> threading.Thread:
 
 def launch_app(engine: Any, config: Any = None, *, tuned: bool = True, runtime: dict[str, Any] | None = None
                ) -> tuple[Any, str]:
-    """The chat page around ``engine`` on a free localhost port, queued and tuned as ``app.py`` does it
-    (``runtime``: other arguments for ``ui.runtime.tune_for_serving``; ``tuned=False``: CPython's defaults);
-    returns (demo, url). The caller closes the demo."""
-    from ui import UIConfig, build_ui, launch_options
-    from ui.runtime import tune_for_serving
+    """The chat page around ``engine`` on a free localhost port, served as ``app.py`` serves it (``ui.launch``:
+    queued and tuned; ``tuned``, ``runtime``: as there); returns (demo, url). The caller closes the demo."""
+    from ui import UIConfig, build_ui, launch
 
     config = config or UIConfig()
     demo = build_ui(engine, config)
-    demo.queue(default_concurrency_limit=8)
-    if tuned:
-        tune_for_serving(**(runtime or {}))
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
-                            **launch_options(engine, config))
+    _, url, _ = launch(demo, engine, config, tuned=tuned, runtime=runtime, server_name="127.0.0.1",
+                       server_port=None, prevent_thread_lock=True, quiet=True)
     return demo, url
 
 

@@ -6,6 +6,6 @@ import os
 # with the backend already named, that is cheap instead of a backend resolution per event.
 os.environ.setdefault("MPLBACKEND", "agg")
 
-from ui.chat import ChatHandlers, UIConfig, build_ui, launch_options
+from ui.chat import ChatHandlers, UIConfig, build_ui, launch, launch_options
 
-__all__ = ["ChatHandlers", "UIConfig", "build_ui", "launch_options"]
+__all__ = ["ChatHandlers", "UIConfig", "build_ui", "launch", "launch_options"]

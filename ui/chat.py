@@ -283,6 +283,20 @@ def launch_options(engine: Engine, config: UIConfig | None = None) -> dict[str, 
     return {"max_threads": chat_concurrency(engine, config or UIConfig()) + 32, "max_file_size": MAX_UPLOAD_BYTES}
 
 
+def launch(demo: gr.Blocks, engine: Engine, config: UIConfig | None = None, *, tuned: bool = True,
+           runtime: dict[str, Any] | None = None, **options: Any) -> Any:
+    """Serve ``demo`` as the app does (``app.py``, and the benchmarks so that they measure the same): queued, the
+    process tuned for serving (``ui.runtime``; ``runtime``: other arguments for ``tune_for_serving``,
+    ``tuned=False``: CPython's defaults) and launched with :func:`launch_options` plus ``options`` (host, port, …).
+    Returns what ``demo.launch`` returns."""
+    from ui.runtime import tune_for_serving
+
+    demo.queue(default_concurrency_limit=8)
+    if tuned:
+        tune_for_serving(**(runtime or {}))  # the garbage collector and the GIL's switch interval, for the loop
+    return demo.launch(**options, **launch_options(engine, config))
+
+
 def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGate | None = None,
              log: ServerLog | None = None) -> gr.Blocks:
     """The chat page for ``engine``. The caller launches it (``app.py``, or tests on a free port).

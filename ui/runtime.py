@@ -1,6 +1,6 @@
 """Python runtime settings for the serving process, applied once the engine and the page are built.
 
-    tune_for_serving()            # app.py, and bench/_common.launch_app, just before launch()
+    tune_for_serving()            # ui.chat.launch (app.py, the benchmarks), just before demo.launch()
 
 One process serves every student: Gradio's event loop (every request, queued event and streamed update) and the
 engine's Python side (lmdeploy's own loop thread: request queue, detokenizing each step) share one GIL. Two

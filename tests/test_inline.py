@@ -12,7 +12,7 @@ from gradio_client import Client
 
 from engine.fake import FakeEngine
 from ui import UIConfig, build_ui
-from ui.inline import inline_io
+from ui.inline import INLINE, inline_io
 from tests.fixtures.live import serve
 
 HISTORY = [{"role": "user", "content": [{"type": "text", "text": "What is $x^2$ at 3?"}]},  # as the page sends it
@@ -37,7 +37,7 @@ def _page(inline: bool) -> gr.Blocks:
         kept, note = gr.State([]), gr.Markdown()
         inputs, outputs = [box, chat, temperature, mode, flag, kept], [chat, note, kept]
         fn = inline_io(_answer, inputs, outputs) if inline else _answer
-        options = {"preprocess": False, "postprocess": False} if inline else {}
+        options = INLINE if inline else {}
         box.submit(fn, inputs, outputs, api_name="answer", **options)
     return demo
 
@@ -130,6 +130,6 @@ def test_the_chat_stored_after_a_turn_is_what_gradios_preprocess_gives():
     history = [{"role": "user", "content": "Solve $x^2 = 4$"},
                {"role": "assistant", "content": "x = ±2\n\n✅ sympy agrees", "metadata": {"title": "checked"}}]
     page_form = chatbot.postprocess(history).model_dump()  # what the page holds and sends back
-    stored = asyncio.run(ui.chat._store(page_form))
+    stored = asyncio.run(ui.chat._keep(page_form))
     assert stored == chatbot.preprocess(ChatbotDataMessages.model_validate(page_form))
     assert chatbot.postprocess(stored).model_dump() == page_form  # the page load shows the same chat

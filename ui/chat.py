@@ -29,7 +29,7 @@ from engine.switcher import EngineSwitcher
 from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
 from ui.check_panel import build_check_panel
 from ui.export import build_export_row
-from ui.inline import inline_io
+from ui.inline import INLINE, inline_io
 from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce, shared_interval
 from ui.limits import RateLimiter
@@ -256,18 +256,13 @@ def chat_concurrency(engine: Engine, config: UIConfig) -> int:
     return config.concurrency_limit or max(engine.info.max_concurrency, WAITING_ROOM)
 
 
-def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The chat back from the browser's storage on page load (Gradio's postprocessing checks it on the way to the
-    chat). Through the server (not queued): a value set by a browser-only (js) step does not reach gr.BrowserState's
-    storage."""
-    return list(history or [])
-
-
-async def _store(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The chat into the browser's storage after every turn, as the page sent it: registered with
-    ``preprocess=False, postprocess=False`` and async, so that Gradio makes no worker-thread hop for it (it would make
-    three: the chat's preprocess, a plain function, the storage's postprocess). For text the page's form is what the
-    chat's preprocess returns (``tests/test_inline.py``)."""
+async def _keep(history: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The chat into the browser's storage after every turn, and back from it on page load. Through the server (not
+    queued): a value set by a browser-only (js) step does not reach gr.BrowserState's storage. Async, so Gradio
+    calls it on the event loop. After a turn it is registered with ``ui.inline.INLINE`` and stores the chat as the
+    page sent it, with no worker-thread hop (Gradio would make two more: the chat's preprocess, the storage's
+    postprocess); for text that form is what the chat's preprocess returns (``tests/test_inline.py``). On page load
+    Gradio's postprocessing checks the stored value on its way to the chat."""
     return list(history or [])
 
 
@@ -366,18 +361,18 @@ def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGat
             # "multiple": a second Send while a reply streams reaches the server, which refuses it (text restored).
             api = {"api_name": name} if name else {"api_visibility": "private"}
             reply = taken.then(respond, inputs, outputs, concurrency_limit=limit, concurrency_id="chat",
-                               trigger_mode="multiple", preprocess=False, postprocess=False, **api)
+                               trigger_mode="multiple", **INLINE, **api)
             reply.failure(None, [pending, textbox], textbox, js="(text, box) => text || box", api_visibility="private")
             replies.append(reply)
         # The conversation survives a reload: kept in the browser's local storage, restored on load.
         saved = gr.BrowserState([], storage_key="math-tutor-conversation")
-        store = {"api_visibility": "private", "queue": False, "preprocess": False, "postprocess": False}
+        store = {"api_visibility": "private", "queue": False, **INLINE}
         for event in replies:
-            event.then(_store, chatbot, saved, **store)
+            event.then(_keep, chatbot, saved, **store)
         stop.click(None, None, pending, js="() => ''", cancels=replies, api_visibility="private").then(
-            _store, chatbot, saved, **store)
+            _keep, chatbot, saved, **store)
         new_chat.click(handlers.clear, None, [chatbot, textbox, pending], cancels=replies, api_name="clear").then(
-            _store, chatbot, saved, **store)
+            _keep, chatbot, saved, **store)
         demo.load(_keep, saved, chatbot, api_visibility="private", queue=False)
         demo.unload(handlers.unload)
     return demo

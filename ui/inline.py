@@ -23,6 +23,10 @@ import gradio as gr
 from gradio.data_classes import GradioModel, GradioRootModel
 
 
+# The event switches every handler of this module's kind is registered with (Gradio then leaves the conversion to us).
+INLINE = {"preprocess": False, "postprocess": False}
+
+
 def _is_update(value: Any) -> bool:
     """``gr.skip()`` and ``gr.update(...)``: Gradio applies them itself, without ``postprocess``."""
     return isinstance(value, dict) and value.get("__type__") == "update"
@@ -51,7 +55,7 @@ def _converter(component: gr.components.Component | None) -> tuple[Callable[[Any
 def inline_io(fn: Callable[..., AsyncIterator[Sequence[Any]]], inputs: Sequence[Any], outputs: Sequence[Any]
               ) -> Callable[..., AsyncIterator[tuple[Any, ...]]]:
     """``fn`` (an async generator of output tuples, written for Gradio's usual conversions) for an event registered
-    with ``preprocess=False, postprocess=False`` over ``inputs`` and ``outputs``. Gradio sees ``fn``'s signature (so
+    with :data:`INLINE` over ``inputs`` and ``outputs``. Gradio sees ``fn``'s signature (so
     ``gr.Request`` is still given); closing the wrapper closes ``fn`` (Stop aborts the generation)."""
     pre = [_converter(c)[0] for c in inputs]
     post = [_converter(c)[1] for c in outputs]

@@ -3,11 +3,9 @@ the load bench's own isolation check (it must find a swapped reply) and its JSON
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 import re
-import sys
 import threading
 
 import pytest
@@ -34,17 +32,6 @@ def live():
         yield engine, url
     finally:
         demo.close()
-
-
-@pytest.fixture()
-def python_runtime():
-    """bench/load.py tunes the collector and the GIL's switch interval of the process it serves from (ui.runtime),
-    here pytest's: put CPython's values back afterwards."""
-    threshold, switch = gc.get_threshold(), sys.getswitchinterval()
-    yield
-    gc.set_threshold(*threshold)
-    sys.setswitchinterval(switch)
-    gc.unfreeze()
 
 
 def _texts(history, role):

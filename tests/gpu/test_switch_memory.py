@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 
 import pytest
 
@@ -23,17 +22,7 @@ pytestmark = pytest.mark.gpu
 MIB = 1 << 20
 
 
-@pytest.fixture()
-def serving_runtime():
-    """Puts CPython's collector and switch interval back after a test that tuned them as app.py does."""
-    threshold, switch = gc.get_threshold(), sys.getswitchinterval()
-    yield
-    gc.set_threshold(*threshold)
-    sys.setswitchinterval(switch)
-    gc.unfreeze()
-
-
-def test_switching_frees_each_old_engine_and_finishes_its_reply(serving_runtime, tmp_path) -> None:
+def test_switching_frees_each_old_engine_and_finishes_its_reply(python_runtime, tmp_path) -> None:
     import torch
 
     from engine.lmdeploy_backend import LmdeployEngine

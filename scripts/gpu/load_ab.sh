@@ -30,6 +30,6 @@ except ValueError:
 a = d["app"]
 print(sys.argv[2], "ttft", a["ttft_p50_ms"], a["ttft_p95_ms"], "ratio", d["app_vs_engine_throughput"], "errors",
       d["errors"], "wrong", d["wrong_session"], "gc", a.get("server_gc"), "busy", a.get("server_loop_busy"),
-      "phases", a.get("ttft_phases"), *(["tutor", d["tutor_timing"]] if "tutor_timing" in d else []), flush=True)
+      "phases", a.get("ttft_phases"), "tutor", a.get("tutor_ms"), flush=True)
 PY
 done

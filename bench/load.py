@@ -161,25 +161,37 @@ class TutorTimer:
 
 
 class JoinTimes:
-    """When each chat message reached Gradio's queue (``Queue.push``, the end of the join request's route), for the
-    app in this process, by message text: splits a turn's wait before "process starts" into the student's side
-    (the client library and the HTTP request until the route runs) and Gradio's queue. Until :meth:`stop`."""
+    """When each chat message reached Gradio's queue (``Queue.push``, the end of the join request's route) and when
+    Gradio started its event (``Queue.process_events``, which sends "process starts" first), for the app in this
+    process, by message text: splits a turn's wait before "process starts" into the student's side (the client
+    library and the HTTP request until the route runs), Gradio's queue, and the message's trip back. Until
+    :meth:`stop`."""
 
     def __init__(self, demo: Any) -> None:
         self.arrived: dict[str, float] = {}
-        self._queue = demo._queue  # Gradio's queue object: no public hook on a join
-        push = self._queue.push
+        self.started: dict[str, float] = {}
+        self._queue = demo._queue  # Gradio's queue object: no public hook on a join or an event's start
+        push, process = self._queue.push, self._queue.process_events
 
         async def timed(body: Any, *args: Any, **kwargs: Any) -> Any:
-            data = getattr(body, "data", None)
-            if isinstance(data, list) and data and isinstance(data[0], str):
-                self.arrived.setdefault(data[0], time.monotonic())
+            self._note(self.arrived, body)
             return await push(body, *args, **kwargs)
 
-        self._queue.push = timed
+        async def timed_process(events: list[Any], *args: Any, **kwargs: Any) -> Any:
+            self._note(self.started, events[0].data if events else None)
+            return await process(events, *args, **kwargs)
+
+        self._queue.push, self._queue.process_events = timed, timed_process
+
+    @staticmethod
+    def _note(times: dict[str, float], body: Any) -> None:
+        data = getattr(body, "data", None)
+        if isinstance(data, list) and data and isinstance(data[0], str):
+            times.setdefault(data[0], time.monotonic())
 
     def stop(self) -> None:
-        self._queue.__dict__.pop("push", None)  # the class's method again
+        for name in ("push", "process_events"):
+            self._queue.__dict__.pop(name, None)  # the class's methods again
 
 
 # --- checks and figures (in this process) -----------------------------------------------------------------------
@@ -275,7 +287,7 @@ def app_figures(turns: list[dict[str, Any]], wall: float, tokens: int | None) ->
 
 
 def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str, Any]],
-           arrived: dict[str, float] | None = None) -> dict[str, Any]:
+           joins: JoinTimes | None = None) -> dict[str, Any]:
     """Where a turn's time to first token goes, from the students' and the engine's timestamps on the machine's
     one monotonic clock (the app in this process): ``before_engine`` from Send to the app asking the engine
     (Gradio's join and queue, preprocessing, the tutor's sympy work), split at Gradio's "process starts" message
@@ -283,12 +295,15 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
     time to first token under this load), ``delivery`` (from the engine's first text to the student's: the
     handler's update, Gradio's postprocessing and event stream), and after the first token, ``after_engine``: from
     the engine's last token to the student's last update (the tutor's sympy verdict, the final update's trip).
-    With ``arrived`` (:class:`JoinTimes`), ``to_gradio_queue``: from Send to the message reaching Gradio's queue
-    (the client library's own work and the join request). Medians and 95th percentiles in ms."""
+    With ``joins`` (:class:`JoinTimes`), ``in_gradio_queue`` splits in three: ``to_gradio_queue``, from Send to the
+    message reaching Gradio's queue (the client library's own work and the join request); ``queue_to_start``, from
+    there to Gradio starting the event; ``start_to_student``, from there to the student reading "process starts"
+    (the event stream's trip). Medians and 95th percentiles in ms."""
     recorded = by_turn(records)
     spans: dict[str, list[float]] = {"before_engine": [], "in_gradio_queue": [], "app_to_engine": [],
                                      "engine_first_text": [], "delivery": [], "after_engine": [],
-                                     "to_gradio_queue": []}
+                                     "to_gradio_queue": [], "queue_to_start": [], "start_to_student": []}
+    arrived, started = (joins.arrived, joins.started) if joins else ({}, {})
     for t in turns:
         r = recorded.get((tags[t["student"]], t["turn"] + 1))
         if t["error"] or r is None or r["first_text_mono"] is None or "ttft_s" not in t:
@@ -302,10 +317,16 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
         spans["delivery"].append(start + t["ttft_s"] - r["first_text_mono"])
         if r.get("end_mono") is not None and "latency_s" in t:
             spans["after_engine"].append(start + t["latency_s"] - r["end_mono"])
-        if arrived and t["sent"] in arrived:
+        if t["sent"] in arrived:
             spans["to_gradio_queue"].append(arrived[t["sent"]] - start)
+        if t["sent"] in started:
+            if t["sent"] in arrived:
+                spans["queue_to_start"].append(started[t["sent"]] - arrived[t["sent"]])
+            if "queue_wait_s" in t:
+                spans["start_to_student"].append(start + t["queue_wait_s"] - started[t["sent"]])
+    joined = ("to_gradio_queue", "queue_to_start", "start_to_student")  # left out when nothing measured them
     return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)
-            if values or name != "to_gradio_queue"}
+            if values or name not in joined}
 
 
 def targets_met(kind: str, result: dict[str, Any]) -> dict[str, bool | None]:
@@ -511,7 +532,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         loop.close()
     app = app_figures(turns, wall, tokens)
     if records is not None:
-        app["ttft_phases"] = phases(turns, tags, records, joins.arrived if joins else None)
+        app["ttft_phases"] = phases(turns, tags, records, joins)
     if tutor_ms is not None:  # the chat handler's blocking calls into the tutor (sympy), per turn
         app["tutor_ms"] = tutor_ms
     if loop_cpu is not None:  # the in-process app's event loop thread: its share of the wall time, its cost per turn

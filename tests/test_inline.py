@@ -133,3 +133,85 @@ def test_the_chat_stored_after_a_turn_is_what_gradios_preprocess_gives():
     stored = asyncio.run(ui.chat._keep(page_form))
     assert stored == chatbot.preprocess(ChatbotDataMessages.model_validate(page_form))
     assert chatbot.postprocess(stored).model_dump() == page_form  # the page load shows the same chat
+
+
+def _served_as_the_app(engine: FakeEngine, **options) -> tuple[gr.Blocks, str]:
+    """The chat page served by ``ui.launch``, as app.py serves it (without the process tuning)."""
+    from ui import launch
+
+    demo = build_ui(engine, UIConfig())
+    _, url, _ = launch(demo, engine, UIConfig(), tuned=False, server_name="127.0.0.1", prevent_thread_lock=True,
+                       quiet=True, **options)
+    return demo, url
+
+
+def _login_check_hops(monkeypatch, served) -> int:
+    """Worker-thread hops for Gradio's login check during one chat turn (join, event stream) and a config read."""
+    import httpx
+
+    hops: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(func, *args, **kwargs):
+        hops.append(getattr(getattr(func, "func", func), "__name__", ""))
+        return await original(func, *args, **kwargs)
+
+    engine = FakeEngine(token_delay=0.0)
+    demo, url = served(engine)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    client = Client(url, verbose=False)
+    try:
+        out = client.predict("Solve x+1=2", [], 0.7, 0.9, 64, api_name="/chat")
+        assert "You said: Solve x+1=2" in str(out)
+        assert httpx.get(f"{url}config", timeout=30).status_code == 200
+    finally:
+        client.close()
+        demo.close()
+    return hops.count("login_check")
+
+
+def test_served_as_the_app_gradios_login_check_makes_no_thread_hop(monkeypatch):
+    """Gradio's login check is a sync dependency of every queue and config route: FastAPI runs it in a worker
+    thread per request, unless ui.launch has put its async copy in place (counted against a plain launch)."""
+    from tests.fixtures.live import serve
+
+    def plain(engine):
+        demo = build_ui(engine, UIConfig())
+        return demo, serve(demo)
+
+    assert _login_check_hops(monkeypatch, plain) >= 3  # the join, the event stream, the config
+    assert _login_check_hops(monkeypatch, _served_as_the_app) == 0
+
+
+def test_the_login_check_on_the_loop_still_refuses_a_stranger():
+    """With Gradio's own login on, the async copy decides as Gradio's does: 401 until logged in."""
+    import httpx
+
+    demo, url = _served_as_the_app(FakeEngine(token_delay=0.0), auth=("teacher", "s3cret-pass"))
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            refused = http.get("config")
+            assert refused.status_code == 401 and refused.json()["detail"]["error"] == "Not authenticated"
+            assert http.post("login", data={"username": "teacher", "password": "wrong"}).status_code == 400
+            assert http.get("config").status_code == 401
+            assert http.post("login", data={"username": "teacher", "password": "s3cret-pass"}).status_code == 200
+            assert http.get("config").status_code == 200
+    finally:
+        demo.close()
+
+
+def test_served_as_the_app_gradios_monitoring_summary_is_off():
+    """Gradio's /monitoring page is off, and the pandas summary it would read is never computed after events."""
+    import httpx
+
+    demo, url = _served_as_the_app(FakeEngine(token_delay=0.0))
+    client = Client(url, verbose=False)
+    try:
+        for text in ("1+1", "2+2", "3+3"):
+            client.predict(text, [], 0.7, 0.9, 64, api_name="/chat")
+        assert httpx.get(f"{url}monitoring/summary", timeout=30).status_code == 403
+        queue = demo._queue  # Gradio's queue: the summary's cache has no public accessor
+        assert queue.events_recorded >= 3 and queue.cached_event_analytics_summary == {"functions": {}}
+    finally:
+        client.close()
+        demo.close()

@@ -15,6 +15,7 @@ and the check box.
 # largest single cost).
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,7 +30,7 @@ from engine.switcher import EngineSwitcher
 from engine.settings import MAX_MESSAGE_CHARS, MAX_NEW_TOKENS, TEMPERATURE, TOP_P, validate_gen_params
 from ui.check_panel import build_check_panel
 from ui.export import build_export_row
-from ui.inline import INLINE, inline_io
+from ui.inline import INLINE, check_login_on_loop, inline_io
 from ui.render import LATEX_DELIMITERS, message_text, to_display, to_model_text
 from ui.streaming import ReplyUpdate, coalesce, shared_interval
 from ui.limits import RateLimiter
@@ -274,8 +275,10 @@ def launch_options(engine: Engine, config: UIConfig | None = None) -> dict[str, 
 
     ``max_threads``: Gradio starts at most that many events at once across the whole app (40 by default), so a
     class larger than that would wait in Gradio's queue before the engine ever saw it; room for every chat stream
-    plus the page's other events. ``max_file_size``: uploads are refused (HTTP 413)."""
-    return {"max_threads": chat_concurrency(engine, config or UIConfig()) + 32, "max_file_size": MAX_UPLOAD_BYTES}
+    plus the page's other events. ``max_file_size``: uploads are refused (HTTP 413). ``enable_monitoring``: Gradio's
+    traffic page (``/monitoring``) is off; the teacher's view has the class's figures."""
+    return {"max_threads": chat_concurrency(engine, config or UIConfig()) + 32, "max_file_size": MAX_UPLOAD_BYTES,
+            "enable_monitoring": False}
 
 
 def launch(demo: gr.Blocks, engine: Engine, config: UIConfig | None = None, *, tuned: bool = True,
@@ -286,10 +289,19 @@ def launch(demo: gr.Blocks, engine: Engine, config: UIConfig | None = None, *, t
     Returns what ``demo.launch`` returns."""
     from ui.runtime import tune_for_serving
 
+    # Gradio's queue summarises its event records with pandas (up to 10,000 of them, 4-11 ms of CPU holding the GIL)
+    # in a worker thread after every event, for its /monitoring page; the page is off (launch_options), so the
+    # summary is never read: computed once per 10**9 events instead. Gradio reads the variable when the queue is made.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
     demo.queue(default_concurrency_limit=8)
     if tuned:
         tune_for_serving(**(runtime or {}))  # the garbage collector and the GIL's switch interval, for the loop
-    return demo.launch(**options, **launch_options(engine, config))
+    blocking = not options.pop("prevent_thread_lock", False)
+    launched = demo.launch(**options, **launch_options(engine, config), prevent_thread_lock=True)
+    check_login_on_loop(demo.app)  # launch made the app: no worker-thread hop per request for its login check
+    if blocking:
+        demo.block_thread()  # as demo.launch() does without prevent_thread_lock
+    return launched
 
 
 def build_ui(engine: Engine, config: UIConfig | None = None, *, gate: TeacherGate | None = None,

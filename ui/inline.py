@@ -12,15 +12,24 @@ itself, on the loop.
 Written by hand because Gradio has no option to keep its own conversion on the loop. What Gradio still does with both
 switches off: it validates each input against the component's data model, substitutes ``gr.State`` values, stores
 state outputs, applies ``gr.skip()`` and updates, and moves files to its cache.
+
+The same kind of hop guards Gradio's routes: its ``login_check`` dependency (on the queue's join and event stream, the
+not-queued ``/run`` calls, the config, files) is a plain ``def``, which FastAPI runs in a worker thread for every
+request, three per chat turn. :func:`check_login_on_loop` overrides it, through FastAPI's ``dependency_overrides``,
+with an ``async def`` that makes the same decision on the loop.
 """
 
 import functools
+import inspect
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any
 
 import gradio as gr
 from gradio.data_classes import GradioModel, GradioRootModel
+
+log = logging.getLogger(__name__)
 
 
 # The event switches every handler of this module's kind is registered with (Gradio then leaves the conversion to us).
@@ -68,3 +77,29 @@ def inline_io(fn: Callable[..., AsyncIterator[Sequence[Any]]], inputs: Sequence[
                 yield tuple(convert(value) for convert, value in zip(post, update, strict=True))
 
     return handler
+
+
+def check_login_on_loop(app: Any) -> bool:
+    """Override Gradio's ``login_check`` route dependency on ``app`` (``demo.app``, which ``demo.queue()`` creates)
+    with an async copy of its decision: let the request through when the app has no login (no ``auth``, no
+    ``auth_dependency``) or the request's user is logged in, else 401 with Gradio's message. The user still comes from
+    Gradio's own ``get_current_user`` (already async). Returns whether Gradio's dependency was found (if a Gradio
+    release renames it, nothing changes: the requests keep their thread hop)."""
+    from fastapi import HTTPException, status
+
+    checks = {dep.dependency for route in app.router.routes for dep in getattr(route, "dependencies", ())
+              if getattr(dep.dependency, "__name__", None) == "login_check"}
+    if len(checks) != 1:
+        log.warning("Gradio's login_check dependency not found (%d candidates): its thread hop stays", len(checks))
+        return False
+    (sync_check,) = checks
+    current_user = inspect.signature(sync_check).parameters["user"].default  # Depends(get_current_user)
+
+    async def login_check(user: str | None = current_user) -> None:
+        if (app.auth is None and app.auth_dependency is None) or user is not None:
+            return
+        raise HTTPException(status_code=status.HTTP_401_UNAUTHORIZED,
+                            detail={"error": "Not authenticated", "auth_message": app.get_blocks().auth_message})
+
+    app.dependency_overrides[sync_check] = login_check
+    return True

@@ -120,10 +120,19 @@ class RecordingEngine(CountingEngine):
                 yield chunk
 
 
+def _on_event_loop() -> bool:
+    """Whether the caller runs on an asyncio event loop's thread (not a worker thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class TutorTimer:
     """Times the chat handler's two blocking calls into the tutor, for the app in this process: ``prepare_turn``
-    before the engine is asked (sympy's answer to the question: most of ``app_to_engine`` that is not Gradio's)
-    and ``finish_reply`` after the last token (sympy's verdict: part of ``after_engine``). Wraps them where
+    before the engine is asked (sympy's answer to the question: most of ``app_to_engine`` that is not Gradio's;
+    on the event loop when sympy has answered the question before, else in a worker thread) and ``finish_reply`` after the last token (sympy's verdict: part of ``after_engine``). Wraps them where
     ``ui.chat`` looks them up (the ``tutor`` module) until :meth:`stop`."""
 
     NAMES = ("prepare_turn", "finish_reply")
@@ -133,6 +142,7 @@ class TutorTimer:
 
         self._tutor = tutor
         self.seconds: dict[str, list[float]] = {name: [] for name in self.NAMES}
+        self.on_loop = dict.fromkeys(self.NAMES, 0)  # calls made on the event loop (sympy's answer was cached)
         self._original = {name: getattr(tutor, name) for name in self.NAMES}
         for name, function in self._original.items():
             setattr(tutor, name, self._timed(name, function))
@@ -140,23 +150,24 @@ class TutorTimer:
     def _timed(self, name: str, function: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.seconds[name].append(time.perf_counter() - start)
+            result = function(*args, **kwargs)  # raised (e.g. NotCached: tried on the loop first): not a call
+            self.seconds[name].append(time.perf_counter() - start)
+            self.on_loop[name] += _on_event_loop()
+            return result
         return timed
 
     def clear(self) -> None:
         for seconds in self.seconds.values():
             seconds.clear()
+        self.on_loop = dict.fromkeys(self.NAMES, 0)
 
     def stop(self) -> None:
         for name, function in self._original.items():
             setattr(self._tutor, name, function)
 
     def figures(self) -> dict[str, Any]:
-        """Calls, median, 95th percentile and longest, in ms, per call."""
-        return {name: {"calls": len(s), "p50_ms": ms(percentile(s, 50)), "p95_ms": ms(percentile(s, 95)),
+        """Calls (and how many ran on the event loop), median, 95th percentile and longest, in ms, per call."""
+        return {name: {"calls": len(s), "on_loop": self.on_loop[name], "p50_ms": ms(percentile(s, 50)), "p95_ms": ms(percentile(s, 95)),
                        "max_ms": ms(percentile(s, 100))} for name, s in self.seconds.items()}
 
 

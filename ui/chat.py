@@ -15,6 +15,7 @@ and the check box.
 # largest single cost).
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from typing import Any
 import gradio as gr
 
 import tutor
+from checker.pool import NotCached, without_workers
 from engine.base import Engine, GenParams, new_request_id
 from engine.errors import AppError
 from engine.metrics import MeteredEngine
@@ -147,10 +149,15 @@ class ChatHandlers:
         text = message.strip()
         problem = self.bank.get(problem_id) if problem_id else None
         asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
-        plan, released = await asyncio.to_thread(
+        prepare = functools.partial(
             tutor.prepare_turn, text, asked, settings=self.config.tutor, requested_mode=mode, problem=problem,
             released=released, last_reply=raw[-1] if raw else None,
             grounded=self.grounded if grounded is None else bool(grounded))
+        try:  # sympy has seen the question (a class on one problem, a follow-up): a fraction of a ms, on the loop
+            with without_workers():
+                plan, released = prepare()
+        except NotCached:  # else in a worker thread, which waits for sympy's workers
+            plan, released = await asyncio.to_thread(prepare)
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
         session = self._session(request)

@@ -476,6 +476,15 @@ def _chat_conversion(demo: Any) -> str | None:
     return None if fn is None else ("worker threads" if fn.preprocess else "event loop")
 
 
+def _login_check(demo: Any) -> str | None:
+    """Where Gradio's login check runs on each request: "event loop" (``ui.inline.check_login_on_loop``) or
+    "worker thread" (FastAPI's way with Gradio's sync dependency)."""
+    if demo is None:
+        return None
+    overridden = {getattr(f, "__name__", "") for f in demo.app.dependency_overrides}
+    return "event loop" if "login_check" in overridden else "worker thread"
+
+
 def _say(started: float, text: str) -> None:
     print(f"[{time.perf_counter() - started:7.1f} s] {text}", file=sys.stderr, flush=True)
 
@@ -488,7 +497,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     params = (0.0, 1.0, args.max_new_tokens)
     loop = asyncio.new_event_loop()
     engine = switcher = demo = load_seconds = loop_cpu = process_cpu = gc_runs = pool_sizes = timer = joins = None
-    tutor_ms = conversion = None
+    tutor_ms = conversion = login_check = None
     processes = args.client_processes or default_client_processes(args.students)
     students = StudentProcesses(processes)
     try:
@@ -496,6 +505,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if url is None:
             engine, switcher, demo, url, load_seconds = _start_app(args, loop)
             pool_sizes, timer, conversion = _pool_sizes(), TutorTimer(), _chat_conversion(demo)
+            login_check = _login_check(demo)
             joins = JoinTimes(demo)
         _say(started, f"app at {url}; warm-up turn")
         # One warm-up turn (not counted): the client process's imports, the tutor's first sympy call.
@@ -578,6 +588,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "load_seconds": load_seconds,
                      "sympy_workers": pool_sizes,
                      "chat_conversion": conversion,  # ui.inline (null with --url)
+                     "login_check": login_check,  # ui.inline.check_login_on_loop (null with --url)
                      # The serving process's runtime (ui.runtime): this process's, unless the app runs elsewhere.
                      "python_defaults": args.python_defaults if served_here else None,
                      "gc_threshold": list(gc.get_threshold()) if served_here else None,

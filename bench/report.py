@@ -257,6 +257,7 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                      _sympy_workers(d), a.get("server_loop_busy"),
                      a.get("server_loop_cpu_per_turn_ms"),
                      _switch_ms(s), _gc(s, a.get("server_gc")), s.get("chat_conversion"),
+                     s.get("login_check"),
                      "yes" if met and all(v is not False for v in met.values()) else ("no" if met else None)])
         cats.append(f"{_short(r.machine)} ({r.path.parent.name})\n{d.get('students')} × {s.get('client')}"
                     + (f"\n{s['questions']} questions" if s.get("questions") else ""))
@@ -284,7 +285,9 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
              "worker processes of each of the app's two sympy pools (questions, answer checks), for runs that "
              "record them. Chat conversion: where the chat "
              "event's inputs and outputs are converted (runs from 2026-11-30 on): \"event loop\" (`ui.inline`) or "
-             "\"worker threads\" (Gradio's default, one thread hop per component).", ""]
+             "\"worker threads\" (Gradio's default, one thread hop per component). Login check: where Gradio's login "
+             "check on every request runs (runs from 2026-11-30 on): \"event loop\" (`ui.launch`) or \"worker "
+             "thread\" (FastAPI's way with Gradio's sync dependency: one hop per join, event stream, /run call).", ""]
     lines += table(["machine", "date", "backend", "client", "client processes", "questions", "max new tokens",
                     "page opened first", "students", "turns done", "errors",
                     "wrong session",
@@ -293,7 +296,7 @@ def load_section(runs: Sequence[Run], out: Path) -> list[str]:
                     "engine queue notices", "TTFT parts p50 / p95 ms", "Send to Gradio's queue p50 / p95 ms",
                     "after the engine p50 / p95 ms",
                     "sympy workers", "server loop busy", "server loop CPU ms/turn",
-                    "GIL switch interval ms", "garbage collector", "chat conversion", "targets met"], rows)
+                    "GIL switch interval ms", "garbage collector", "chat conversion", "login check", "targets met"], rows)
     if cats:
         lines += [bars(out / "load_ttft.png", "Load: time to first token", "ms", cats, {"p50": p50, "p95": p95},
                        hline=(1000, "GPU target p95 ≤ 1 s") if gpu else None), "",

@@ -129,6 +129,7 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run(python_runtime):
 
     assert result["settings"]["sympy_workers"] == {"cas": default_size(), "checker": default_size()}
     assert result["settings"]["chat_conversion"] == "event loop"  # ui.inline, as app.py builds the page
+    assert result["settings"]["login_check"] == "event loop"  # ui.launch, as app.py serves it
     assert result["settings"]["gradio_client_ssl_verify"] is False  # plain HTTP on loopback: no CA bundle loaded
     # The engine's last token comes before the student's last update (one monotonic clock for both processes).
     assert 0 <= app["ttft_phases"]["after_engine_p50_ms"] <= app["ttft_phases"]["after_engine_p95_ms"]

@@ -102,7 +102,8 @@ def _write(folder: Path) -> None:
     ab = folder / "ab"  # an A/B whose code the bench did not record: the sidecar names it per file
     ab.mkdir()
     (ab / "load_threads.json").write_text(json.dumps({**LOAD, "date": "2026-11-30T16:10:00+00:00"}), encoding="utf-8")
-    (ab / "variants.json").write_text(json.dumps({"load_threads.json": {"chat_conversion": "worker threads"}}),
+    (ab / "variants.json").write_text(json.dumps({"load_threads.json": {"chat_conversion": "worker threads",
+                                                                      "login_check": "worker thread"}}),
                                       encoding="utf-8")
     (folder / "other.json").write_text(json.dumps({"something": "else"}), encoding="utf-8")
     (folder / "broken.json").write_text("{not json", encoding="utf-8")
@@ -128,8 +129,8 @@ def test_report_has_every_section_with_its_numbers_and_valid_plots(tmp_path: Pat
     assert ("CPU: AMD EPYC (2 cores) | 2026-11-30 | fake | sse | 2 | bank | 512 | no (before the option) | 64 | 128/128 "
             "| 0 | 0 | 8,906.3 | 345.5 | 0.039") in load
     assert ("| 1,508.3 | 2,159.5 | 2,255.2 | 1,842.7 | 3,056.3 | 35.2 | 2,137.2 | 0 | 301 / 250 / 46 / 6; 900 / 700 / 130 / – "
-            "| 12 / 48 | 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | – | yes |") in load
-    assert "| frozen, 50000; 22 / 22 | worker threads | yes |" in load and "ab/load_threads.json" in load
+            "| 12 / 48 | 40 / 210 | 2 | 0.612 | 12.3 | 10.0 | frozen, 50000; 22 / 22 | – | – | yes |") in load
+    assert "| frozen, 50000; 22 / 22 | worker threads | worker thread | yes |" in load and "ab/load_threads.json" in load
 
     gpu = _section(text, "## GPU engine alone")
     assert "NVIDIA H100 80GB HBM3" in gpu  # from nvidia-smi.txt beside the JSON lines

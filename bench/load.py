@@ -132,8 +132,9 @@ def _on_event_loop() -> bool:
 class TutorTimer:
     """Times the chat handler's two blocking calls into the tutor, for the app in this process: ``prepare_turn``
     before the engine is asked (sympy's answer to the question: most of ``app_to_engine`` that is not Gradio's;
-    on the event loop when sympy has answered the question before, else in a worker thread) and ``finish_reply`` after the last token (sympy's verdict: part of ``after_engine``). Wraps them where
-    ``ui.chat`` looks them up (the ``tutor`` module) until :meth:`stop`."""
+    on the event loop when sympy has answered the question before, else in a worker thread) and ``finish_reply``
+    after the last token (sympy's verdict: part of ``after_engine``). Wraps them where ``ui.chat`` looks them up
+    (the ``tutor`` module) until :meth:`stop`."""
 
     NAMES = ("prepare_turn", "finish_reply")
 
@@ -167,8 +168,9 @@ class TutorTimer:
 
     def figures(self) -> dict[str, Any]:
         """Calls (and how many ran on the event loop), median, 95th percentile and longest, in ms, per call."""
-        return {name: {"calls": len(s), "on_loop": self.on_loop[name], "p50_ms": ms(percentile(s, 50)), "p95_ms": ms(percentile(s, 95)),
-                       "max_ms": ms(percentile(s, 100))} for name, s in self.seconds.items()}
+        return {name: {"calls": len(s), "on_loop": self.on_loop[name], "p50_ms": ms(percentile(s, 50)),
+                       "p95_ms": ms(percentile(s, 95)), "max_ms": ms(percentile(s, 100))}
+                for name, s in self.seconds.items()}
 
 
 class JoinTimes:

@@ -153,10 +153,13 @@ class ChatHandlers:
             tutor.prepare_turn, text, asked, settings=self.config.tutor, requested_mode=mode, problem=problem,
             released=released, last_reply=raw[-1] if raw else None,
             grounded=self.grounded if grounded is None else bool(grounded))
-        try:  # sympy has seen the question (a class on one problem, a follow-up): a fraction of a ms, on the loop
+        # sympy has answered this question before (a class on one practice problem, an example many students click):
+        # a fraction of a ms, on the loop. A new text (most messages: find_question asks sympy about it first) waits
+        # for sympy's workers in a worker thread.
+        try:
             with without_workers():
                 plan, released = prepare()
-        except NotCached:  # else in a worker thread, which waits for sympy's workers
+        except NotCached:
             plan, released = await asyncio.to_thread(prepare)
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]

@@ -80,8 +80,8 @@ def inline_io(fn: Callable[..., AsyncIterator[Sequence[Any]]], inputs: Sequence[
 
 
 def check_login_on_loop(app: Any) -> bool:
-    """Override Gradio's ``login_check`` route dependency on ``app`` (``demo.app``, which ``demo.queue()`` creates)
-    with an async copy of its decision: let the request through when the app has no login (no ``auth``, no
+    """Override Gradio's ``login_check`` route dependency on ``app`` (``demo.app`` once ``demo.launch()`` has made
+    it; ``ui.launch`` does this) with an async copy of its decision: let the request through when the app has no login (no ``auth``, no
     ``auth_dependency``) or the request's user is logged in, else 401 with Gradio's message. The user still comes from
     Gradio's own ``get_current_user`` (already async). Returns whether Gradio's dependency was found (if a Gradio
     release renames it, nothing changes: the requests keep their thread hop)."""

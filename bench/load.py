@@ -120,21 +120,11 @@ class RecordingEngine(CountingEngine):
                 yield chunk
 
 
-def _on_event_loop() -> bool:
-    """Whether the caller runs on an asyncio event loop's thread (not a worker thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class TutorTimer:
     """Times the chat handler's two blocking calls into the tutor, for the app in this process: ``prepare_turn``
-    before the engine is asked (sympy's answer to the question: most of ``app_to_engine`` that is not Gradio's;
-    on the event loop when sympy has answered the question before, else in a worker thread) and ``finish_reply``
-    after the last token (sympy's verdict: part of ``after_engine``). Wraps them where ``ui.chat`` looks them up
-    (the ``tutor`` module) until :meth:`stop`."""
+    before the engine is asked (sympy's answer to the question: most of ``app_to_engine`` that is not Gradio's)
+    and ``finish_reply`` after the last token (sympy's verdict: part of ``after_engine``). Wraps them where
+    ``ui.chat`` looks them up (the ``tutor`` module) until :meth:`stop`."""
 
     NAMES = ("prepare_turn", "finish_reply")
 
@@ -143,7 +133,6 @@ class TutorTimer:
 
         self._tutor = tutor
         self.seconds: dict[str, list[float]] = {name: [] for name in self.NAMES}
-        self.on_loop = dict.fromkeys(self.NAMES, 0)  # calls made on the event loop (sympy's answer was cached)
         self._original = {name: getattr(tutor, name) for name in self.NAMES}
         for name, function in self._original.items():
             setattr(tutor, name, self._timed(name, function))
@@ -151,26 +140,24 @@ class TutorTimer:
     def _timed(self, name: str, function: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
-            result = function(*args, **kwargs)  # raised (e.g. NotCached: tried on the loop first): not a call
-            self.seconds[name].append(time.perf_counter() - start)
-            self.on_loop[name] += _on_event_loop()
-            return result
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[name].append(time.perf_counter() - start)
         return timed
 
     def clear(self) -> None:
         for seconds in self.seconds.values():
             seconds.clear()
-        self.on_loop = dict.fromkeys(self.NAMES, 0)
 
     def stop(self) -> None:
         for name, function in self._original.items():
             setattr(self._tutor, name, function)
 
     def figures(self) -> dict[str, Any]:
-        """Calls (and how many ran on the event loop), median, 95th percentile and longest, in ms, per call."""
-        return {name: {"calls": len(s), "on_loop": self.on_loop[name], "p50_ms": ms(percentile(s, 50)),
-                       "p95_ms": ms(percentile(s, 95)), "max_ms": ms(percentile(s, 100))}
-                for name, s in self.seconds.items()}
+        """Calls, median, 95th percentile and longest, in ms, per call."""
+        return {name: {"calls": len(s), "p50_ms": ms(percentile(s, 50)), "p95_ms": ms(percentile(s, 95)),
+                       "max_ms": ms(percentile(s, 100))} for name, s in self.seconds.items()}
 
 
 class JoinTimes:
@@ -311,11 +298,14 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
     With ``joins`` (:class:`JoinTimes`), ``in_gradio_queue`` splits in three: ``to_gradio_queue``, from Send to the
     message reaching Gradio's queue (the client library's own work and the join request); ``queue_to_start``, from
     there to Gradio starting the event; ``start_to_student``, from there to the student reading "process starts"
-    (the event stream's trip). Medians and 95th percentiles in ms."""
+    (the event stream's trip); and ``start_to_engine``, from Gradio starting the event to the app asking the engine
+    (the handler's start and the tutor's planning; on the server's clock only, unlike ``app_to_engine``, which
+    starts when the student reads "process starts"). Medians and 95th percentiles in ms."""
     recorded = by_turn(records)
     spans: dict[str, list[float]] = {"before_engine": [], "in_gradio_queue": [], "app_to_engine": [],
                                      "engine_first_text": [], "delivery": [], "after_engine": [],
-                                     "to_gradio_queue": [], "queue_to_start": [], "start_to_student": []}
+                                     "to_gradio_queue": [], "queue_to_start": [], "start_to_student": [],
+                                     "start_to_engine": []}
     arrived, started = (joins.arrived, joins.started) if joins else ({}, {})
     for t in turns:
         r = recorded.get((tags[t["student"]], t["turn"] + 1))
@@ -337,7 +327,8 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
                 spans["queue_to_start"].append(started[t["sent"]] - arrived[t["sent"]])
             if "queue_wait_s" in t:
                 spans["start_to_student"].append(start + t["queue_wait_s"] - started[t["sent"]])
-    joined = ("to_gradio_queue", "queue_to_start", "start_to_student")  # left out when nothing measured them
+            spans["start_to_engine"].append(r["asked_mono"] - started[t["sent"]])
+    joined = ("to_gradio_queue", "queue_to_start", "start_to_student", "start_to_engine")  # left out when nothing measured them
     return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)
             if values or name not in joined}
 

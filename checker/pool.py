@@ -8,20 +8,15 @@ A call that does not answer within its time limit gets its worker killed (SIGKIL
 the pool stays warm; the caller gets :class:`CheckTimeout`. A worker that dies (memory) gives
 :class:`WorkerCrashed`. Many threads may call :meth:`CheckerPool.run` at once: each takes an idle worker, or
 waits for one. The pool starts nothing until first used; :func:`default_pool` is the shared one, closed at
-interpreter exit. :func:`without_workers` makes the calls inside it raise :class:`NotCached` instead of asking a
-worker (for callers on an event loop that try the cached answers first). Not covered: what a check does
-(``checker.worker``).
+interpreter exit. Not covered: what a check does (``checker.worker``).
 """
 
 from __future__ import annotations
 
 import atexit
-import contextvars
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -89,31 +84,6 @@ class _Worker:
             self.process.kill()
             self.process.join(timeout=2)
         self.conn.close()
-
-
-class NotCached(Exception):
-    """A call inside :func:`without_workers` needed a worker process (its answer was not cached)."""
-
-
-_WITHOUT_WORKERS: contextvars.ContextVar[bool] = contextvars.ContextVar("checker_without_workers", default=False)
-
-
-@contextmanager
-def without_workers() -> Iterator[None]:
-    """Inside: every pool call raises :class:`NotCached` at once (nothing is sent to a worker or waited for), and so
-    do cached lookups that miss (``checker.verify.compute``). Per thread and per asyncio task (a context variable).
-    For code on an event loop that may not block: try, and on ``NotCached`` do the same in a worker thread."""
-    token = _WITHOUT_WORKERS.set(True)
-    try:
-        yield
-    finally:
-        _WITHOUT_WORKERS.reset(token)
-
-
-def forbid_workers() -> None:
-    """Raise :class:`NotCached` inside :func:`without_workers` (called before anything would wait for a worker)."""
-    if _WITHOUT_WORKERS.get():
-        raise NotCached("the answer needs a checker worker")
 
 
 class CheckerPool:
@@ -214,9 +184,7 @@ class CheckerPool:
 
     def run(self, answer: str, reference: str, rules: dict[str, Any], timeout: float | None = None,
             queue_timeout: float = 60.0) -> dict[str, Any]:
-        """One check in a worker: the verdict as a dict. Raises CheckTimeout, WorkerCrashed or PoolClosed (and
-        NotCached inside :func:`without_workers`)."""
-        forbid_workers()
+        """One check in a worker: the verdict as a dict. Raises CheckTimeout, WorkerCrashed or PoolClosed."""
         w = self._take(queue_timeout)
         try:
             w.wait_ready(self.start_timeout)

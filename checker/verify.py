@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import lru_cache
 
 from checker.api import check_answer
 from checker.cas_result import CasResult
 from checker.cas_pool import CasPool, default_cas_pool
 from checker.cas_recognize import MAX_PROBLEM_CHARS
 from checker.extract import extract_final_answer
-from checker.pool import CheckTimeout, PoolClosed, WorkerCrashed, forbid_workers
+from checker.pool import CheckTimeout, PoolClosed, WorkerCrashed
 
 _WHOLE_TEXT = re.compile(r"^\s*\\(?:text|textbf|mathrm)\s*\{([^{}]*)\}\s*$")
 STATUSES = ("verified", "disputed", "unknown")
@@ -61,23 +61,20 @@ class _Transient(Exception):
     """The CAS pool timed out or crashed: do not cache, answer "unknown"."""
 
 
-_CACHE_SIZE = 512  # questions whose answers are kept (least recently asked dropped first)
-_answers: OrderedDict[str, CasResult | None] = OrderedDict()
+@lru_cache(maxsize=512)
+def _cached(problem: str) -> CasResult | None:
+    return _solve(problem, default_cas_pool(), None)
+
+
 _inflight: dict[str, Future[CasResult | None]] = {}
-_lock = threading.Lock()
+_inflight_lock = threading.Lock()
 
 
 def _shared(problem: str) -> CasResult | None:
-    """sympy's answer to ``problem`` from the CAS pool, cached, and computed once for callers that ask at the same
-    time: a class sent to the same practice problem asks sympy once, not once per student. Inside
-    ``checker.pool.without_workers`` a question not answered yet raises ``NotCached`` (nothing is waited for).
-    Hand-written: ``functools.lru_cache`` neither shares a computation in flight nor can be asked whether it holds
-    an answer without computing it; the standard library and the checker's dependencies have no such cache."""
-    with _lock:
-        if problem in _answers:
-            _answers.move_to_end(problem)
-            return _answers[problem]
-        forbid_workers()
+    """:func:`_cached`, computed once for callers that ask at the same time: a class sent to the same practice
+    problem asks sympy once, not once per student (``lru_cache`` lets each caller that misses compute the value).
+    Hand-written: the standard library and the checker's dependencies have no single-flight cache."""
+    with _inflight_lock:
         future = _inflight.get(problem)
         first = future is None
         if first:
@@ -85,17 +82,13 @@ def _shared(problem: str) -> CasResult | None:
     if not first:
         return future.result()  # the first caller's answer, or its exception (a time-out: "unknown" for all)
     try:
-        result = _solve(problem, default_cas_pool(), None)
-    except BaseException as err:  # not cached: the next caller asks again
-        with _lock:
-            _inflight.pop(problem, None)
+        result = _cached(problem)
+    except BaseException as err:
         future.set_exception(err)
         raise
-    with _lock:
-        _answers[problem] = result
-        if len(_answers) > _CACHE_SIZE:
-            _answers.popitem(last=False)
-        _inflight.pop(problem, None)
+    finally:
+        with _inflight_lock:
+            _inflight.pop(problem, None)
     future.set_result(result)
     return result
 

@@ -139,6 +139,7 @@ def test_load_bench_with_the_fake_engine_reports_a_clean_run(python_runtime):
     assert parts["to_gradio_queue_p95_ms"] <= parts["before_engine_p95_ms"]
     # ... and Gradio started each event after it was queued and before the student read "process starts".
     assert parts["queue_to_start_p50_ms"] >= 0 and parts["start_to_student_p50_ms"] >= 0
+    assert 0 <= parts["start_to_engine_p50_ms"] <= parts["before_engine_p95_ms"]  # the engine is asked after it starts
     # The tutor's calls were timed, one of each per turn (the warm-up's are not counted), and put back afterwards.
     import tutor
 

@@ -49,31 +49,3 @@ def test_step_by_step_wrong_answer_gets_a_sympy_badge(live):
     engine.enqueue(r"Factor: \((x-2)(x-3)=0\), so \boxed{x = 2}.")
     _, shown = _ask(client, "Solve x^2 - 5x + 6 = 0", [], mode=STEPS)
     assert "\\boxed{x = 2}" in shown and "sympy disagrees" in shown
-
-
-def test_a_question_sympy_has_answered_is_planned_on_the_event_loop(live, monkeypatch):
-    """The first student to ask a question waits for sympy in a worker thread; the next one (a class on one
-    problem) is planned on the event loop from sympy's cached answer, with the same grounded prompt."""
-    import asyncio
-    import time
-
-    import tutor
-
-    engine, client = live
-    in_threads: list[str] = []
-    to_thread = asyncio.to_thread
-
-    async def counting(func, *args, **kwargs):
-        if getattr(func, "func", func) is tutor.prepare_turn:
-            in_threads.append(func.args[0])
-        return await to_thread(func, *args, **kwargs)
-
-    monkeypatch.setattr(asyncio, "to_thread", counting)
-    question = f"Solve x^2 - {time.time_ns() % 1000 + 2}x = 0"  # new to sympy
-    engine.enqueue("First.", "Second.")
-    _ask(client, question, [], mode=STEPS)
-    assert in_threads == [question]
-    first = engine.calls[-1][0][0]["content"]
-    _ask(client, question, [], mode=STEPS)  # another student, the same question
-    assert in_threads == [question]  # no thread this time
-    assert engine.calls[-1][0][0]["content"] == first and "Tool result" in first  # grounded the same way

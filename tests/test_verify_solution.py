@@ -226,28 +226,3 @@ def test_students_asking_the_same_new_question_at_once_make_one_sympy_call(monke
     other = question.replace("Solve", "Find the roots of")
     assert _ask_at_once(other, 4) == [None] * 4 and calls == [other]
     assert compute(other) is None and calls == [other, other]  # not cached: asked again
-
-
-def test_without_workers_answers_from_the_cache_or_raises_at_once(monkeypatch) -> None:
-    """For the chat's event loop: inside ``without_workers`` a question sympy has answered comes from the cache, and
-    anything that would wait for a worker (a new question, any answer check) raises NotCached instead of a verdict."""
-    import time
-
-    from checker import check_answer, verify
-    from checker.pool import NotCached, without_workers
-
-    calls: list[str] = []
-    real = verify._solve
-    monkeypatch.setattr(verify, "_solve", lambda problem, pool, timeout: calls.append(problem) or real(
-        problem, pool, timeout))
-    question = f"Solve x^2 - {time.time_ns() % 1000 + 2}x = 0"  # not in the cache yet
-    with without_workers(), pytest.raises(NotCached):
-        compute(question)
-    assert calls == []  # nothing was sent to a worker, nothing waited for
-    answer = compute(question)
-    assert answer is not None and calls == [question]
-    with without_workers():
-        assert compute(question) == answer and calls == [question]
-        with pytest.raises(NotCached):
-            check_answer("x = 2", "x = 2")  # not swallowed into an "error" verdict
-    assert check_answer("x = 2", "x = 2").equivalent  # outside, as before

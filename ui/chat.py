@@ -15,7 +15,6 @@ and the check box.
 # largest single cost).
 import asyncio
 import contextlib
-import functools
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,6 @@ from typing import Any
 import gradio as gr
 
 import tutor
-from checker.pool import NotCached, without_workers
 from engine.base import Engine, GenParams, new_request_id
 from engine.errors import AppError
 from engine.metrics import MeteredEngine
@@ -149,18 +147,10 @@ class ChatHandlers:
         text = message.strip()
         problem = self.bank.get(problem_id) if problem_id else None
         asked = [message_text(m.get("content")) for m in history if m.get("role") == "user"]
-        prepare = functools.partial(
+        plan, released = await asyncio.to_thread(
             tutor.prepare_turn, text, asked, settings=self.config.tutor, requested_mode=mode, problem=problem,
             released=released, last_reply=raw[-1] if raw else None,
             grounded=self.grounded if grounded is None else bool(grounded))
-        # sympy has answered this question before (a class on one practice problem, an example many students click):
-        # a fraction of a ms, on the loop. A new text (most messages: find_question asks sympy about it first) waits
-        # for sympy's workers in a worker thread.
-        try:
-            with without_workers():
-                plan, released = prepare()
-        except NotCached:
-            plan, released = await asyncio.to_thread(prepare)
         messages = to_engine_messages(plan.system_prompt, history) + [{"role": "user", "content": text}]
         history += [{"role": "user", "content": to_display(text)}, {"role": "assistant", "content": "…"}]
         session = self._session(request)

@@ -285,8 +285,9 @@ def launch(demo: gr.Blocks, engine: Engine, config: UIConfig | None = None, *, t
            runtime: dict[str, Any] | None = None, **options: Any) -> Any:
     """Serve ``demo`` as the app does (``app.py``, and the benchmarks so that they measure the same): queued, the
     process tuned for serving (``ui.runtime``; ``runtime``: other arguments for ``tune_for_serving``,
-    ``tuned=False``: CPython's defaults) and launched with :func:`launch_options` plus ``options`` (host, port, …).
-    Returns what ``demo.launch`` returns."""
+    ``tuned=False``: CPython's defaults) and launched with :func:`launch_options` plus ``options`` (host, port, …),
+    with Gradio's login check moved onto the event loop (``ui.inline.check_login_on_loop``). Blocks like
+    ``demo.launch`` unless ``options`` has ``prevent_thread_lock=True``; returns what ``demo.launch`` returns."""
     from ui.runtime import tune_for_serving
 
     # Gradio's queue summarises its event records with pandas (up to 10,000 of them, 4-11 ms of CPU holding the GIL)

@@ -328,7 +328,8 @@ def phases(turns: list[dict[str, Any]], tags: list[str], records: list[dict[str,
             if "queue_wait_s" in t:
                 spans["start_to_student"].append(start + t["queue_wait_s"] - started[t["sent"]])
             spans["start_to_engine"].append(r["asked_mono"] - started[t["sent"]])
-    joined = ("to_gradio_queue", "queue_to_start", "start_to_student", "start_to_engine")  # left out when nothing measured them
+    # Left out when nothing measured them (an app served elsewhere: no JoinTimes).
+    joined = ("to_gradio_queue", "queue_to_start", "start_to_student", "start_to_engine")
     return {f"{name}_p{q}_ms": ms(percentile(values, q)) for name, values in spans.items() for q in (50, 95)
             if values or name not in joined}
 
@@ -472,10 +473,9 @@ def _chat_conversion(demo: Any) -> str | None:
 def _login_check(demo: Any) -> str | None:
     """Where Gradio's login check runs on each request: "event loop" (``ui.inline.check_login_on_loop``) or
     "worker thread" (FastAPI's way with Gradio's sync dependency)."""
-    if demo is None:
-        return None
-    overridden = {getattr(f, "__name__", "") for f in demo.app.dependency_overrides}
-    return "event loop" if "login_check" in overridden else "worker thread"
+    from ui.inline import login_checked_on_loop
+
+    return None if demo is None else ("event loop" if login_checked_on_loop(demo.app) else "worker thread")
 
 
 def _say(started: float, text: str) -> None:

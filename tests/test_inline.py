@@ -62,17 +62,23 @@ def test_the_page_gets_what_gradios_own_conversion_gives_it():
     assert note == "mode=steps"
 
 
-def test_a_chat_turn_makes_no_thread_hop_for_its_components(monkeypatch):
-    """Gradio would hand every input's preprocess and every update's postprocess to a worker thread."""
-    hops: list[str] = []
+@pytest.fixture()
+def thread_hops(monkeypatch) -> list:
+    """Every function handed to a worker thread (``anyio.to_thread.run_sync``, which Gradio and FastAPI use), in
+    order, a ``functools.partial`` unwrapped."""
+    hops: list = []
     original = anyio.to_thread.run_sync
 
-    async def counting(func, *args, **kwargs):
-        if getattr(func, "__name__", "") in ("preprocess", "postprocess"):
-            hops.append(f"{type(func.__self__).__name__}.{func.__name__}")
+    async def recording(func, *args, **kwargs):
+        hops.append(getattr(func, "func", func))
         return await original(func, *args, **kwargs)
 
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", recording)
+    return hops
+
+
+def test_a_chat_turn_makes_no_thread_hop_for_its_components(thread_hops):
+    """Gradio would hand every input's preprocess and every update's postprocess to a worker thread."""
     engine = FakeEngine(token_delay=0.005)
     engine.enqueue(" ".join(f"step{i}" for i in range(40)))
     demo = build_ui(engine, UIConfig())
@@ -84,7 +90,9 @@ def test_a_chat_turn_makes_no_thread_hop_for_its_components(monkeypatch):
         client.close()
         demo.close()
     assert len(updates) >= 2 and "step39" in str(updates[-1])
-    assert hops == []
+    conversions = [f"{type(f.__self__).__name__}.{f.__name__}" for f in thread_hops
+                   if getattr(f, "__name__", "") in ("preprocess", "postprocess")]
+    assert conversions == []
 
 
 def test_closing_the_event_closes_the_handler():
@@ -145,20 +153,13 @@ def _served_as_the_app(engine: FakeEngine, **options) -> tuple[gr.Blocks, str]:
     return demo, url
 
 
-def _login_check_hops(monkeypatch, served) -> int:
+def _login_check_hops(thread_hops: list, served) -> int:
     """Worker-thread hops for Gradio's login check during one chat turn (join, event stream) and a config read."""
     import httpx
 
-    hops: list[str] = []
-    original = anyio.to_thread.run_sync
-
-    async def counting(func, *args, **kwargs):
-        hops.append(getattr(getattr(func, "func", func), "__name__", ""))
-        return await original(func, *args, **kwargs)
-
     engine = FakeEngine(token_delay=0.0)
     demo, url = served(engine)
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    thread_hops.clear()  # from here on
     client = Client(url, verbose=False)
     try:
         out = client.predict("Solve x+1=2", [], 0.7, 0.9, 64, api_name="/chat")
@@ -167,10 +168,10 @@ def _login_check_hops(monkeypatch, served) -> int:
     finally:
         client.close()
         demo.close()
-    return hops.count("login_check")
+    return sum(getattr(f, "__name__", "") == "login_check" for f in thread_hops)
 
 
-def test_served_as_the_app_gradios_login_check_makes_no_thread_hop(monkeypatch):
+def test_served_as_the_app_gradios_login_check_makes_no_thread_hop(thread_hops):
     """Gradio's login check is a sync dependency of every queue and config route: FastAPI runs it in a worker
     thread per request, unless ui.launch has put its async copy in place (counted against a plain launch)."""
     from tests.fixtures.live import serve
@@ -179,8 +180,8 @@ def test_served_as_the_app_gradios_login_check_makes_no_thread_hop(monkeypatch):
         demo = build_ui(engine, UIConfig())
         return demo, serve(demo)
 
-    assert _login_check_hops(monkeypatch, plain) >= 3  # the join, the event stream, the config
-    assert _login_check_hops(monkeypatch, _served_as_the_app) == 0
+    assert _login_check_hops(thread_hops, plain) >= 3  # the join, the event stream, the config
+    assert _login_check_hops(thread_hops, _served_as_the_app) == 0
 
 
 def test_the_login_check_on_the_loop_still_refuses_a_stranger():

@@ -79,16 +79,21 @@ def inline_io(fn: Callable[..., AsyncIterator[Sequence[Any]]], inputs: Sequence[
     return handler
 
 
+def _gradio_login_checks(app: Any) -> set[Callable[..., Any]]:
+    """Gradio's ``login_check`` route dependency on ``app`` (one function for every route it guards)."""
+    return {dep.dependency for route in app.router.routes for dep in getattr(route, "dependencies", ())
+            if getattr(dep.dependency, "__name__", None) == "login_check"}
+
+
 def check_login_on_loop(app: Any) -> bool:
     """Override Gradio's ``login_check`` route dependency on ``app`` (``demo.app`` once ``demo.launch()`` has made
-    it; ``ui.launch`` does this) with an async copy of its decision: let the request through when the app has no login (no ``auth``, no
-    ``auth_dependency``) or the request's user is logged in, else 401 with Gradio's message. The user still comes from
-    Gradio's own ``get_current_user`` (already async). Returns whether Gradio's dependency was found (if a Gradio
-    release renames it, nothing changes: the requests keep their thread hop)."""
+    it; ``ui.launch`` does this) with an async copy of its decision: let the request through when the app has no
+    login (no ``auth``, no ``auth_dependency``) or the request's user is logged in, else 401 with Gradio's message.
+    The user still comes from Gradio's own ``get_current_user`` (already async). Returns whether Gradio's dependency
+    was found (if a Gradio release renames it, nothing changes: the requests keep their thread hop)."""
     from fastapi import HTTPException, status
 
-    checks = {dep.dependency for route in app.router.routes for dep in getattr(route, "dependencies", ())
-              if getattr(dep.dependency, "__name__", None) == "login_check"}
+    checks = _gradio_login_checks(app)
     if len(checks) != 1:
         log.warning("Gradio's login_check dependency not found (%d candidates): its thread hop stays", len(checks))
         return False
@@ -103,3 +108,9 @@ def check_login_on_loop(app: Any) -> bool:
 
     app.dependency_overrides[sync_check] = login_check
     return True
+
+
+def login_checked_on_loop(app: Any) -> bool:
+    """Whether :func:`check_login_on_loop` is in force on ``app`` (the benchmarks record it)."""
+    checks = _gradio_login_checks(app)
+    return bool(checks) and all(check in app.dependency_overrides for check in checks)
